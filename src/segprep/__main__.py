@@ -1,0 +1,3 @@
+from segprep.cli import main
+
+raise SystemExit(main())

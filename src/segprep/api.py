@@ -1,0 +1,80 @@
+"""The Python API the command line wraps: prepare, verify, sample, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from segprep import datasets
+from segprep.checks.findings import Report
+from segprep.engine import runner
+from segprep.engine.executors import default_jobs
+from segprep.engine.progress import Progress
+from segprep.engine.runner import RunOptions, RunSummary
+from segprep.engine.tasks import PLACEMENTS
+
+STATE_FOLDER = ".segprep"  # under --data: journals and failure logs, one folder per dataset
+
+
+def prepare(
+    name: str,
+    raw: str | Path,
+    data: str | Path = "data",
+    *,
+    jobs: int | None = None,
+    placement: str = "link",
+    dry_run: bool = False,
+    fail_fast: bool = False,
+    quiet: bool = False,
+    options: dict[str, Any] | None = None,
+) -> RunSummary:
+    """Builds ``data/<FOLDER>`` from the raw download in ``raw``; see ``RunSummary.ok``."""
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}")
+    recipe = datasets.get(name)
+    options = {o.dest: o.default for o in recipe.OPTIONS} | dict(options or {})
+    data = Path(data)
+    out_root = data / recipe.FOLDER
+    progress = Progress(quiet)
+    progress.say(f"{name}: looking for the download in {raw} ...")
+    plan = recipe.plan(Path(raw), out_root, options)
+    run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet)
+    return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
+
+
+def verify(name: str, data: str | Path = "data", *, official: bool = False, jobs: int | None = None,
+           quiet: bool = False) -> Report:
+    recipe = datasets.get(name)
+    out_root = Path(data) / recipe.FOLDER
+    report = Report(name)
+    if not out_root.is_dir():
+        report.fail("layout", str(out_root), f"not prepared yet: run `segprep prepare {name} --raw DIR --data {data}`")
+        return report
+    recipe.verify(out_root, report, official, jobs or default_jobs(), Progress(quiet))
+    return report
+
+
+def sample(name: str, out: str | Path, *, options: dict[str, Any] | None = None, jobs: int | None = None) -> Path:
+    recipe = datasets.get(name)
+    options = {o.dest: o.default for o in recipe.SAMPLE_OPTIONS} | dict(options or {})
+    out = Path(out)
+    recipe.sample(out, options, jobs or default_jobs())
+    return out
+
+
+def demo(directory: str | Path = "demo", *, jobs: int | None = None, quiet: bool = False) -> bool:
+    """sample -> prepare -> verify for every dataset, in ``directory``; True when all passed."""
+    directory = Path(directory)
+    progress = Progress(quiet)
+    ok = True
+    for name in datasets.registry():
+        raw = directory / "raw" / name
+        progress.say(f"== {name}: writing a sample download to {raw}")
+        sample(name, raw, jobs=jobs)
+        summary = prepare(name, raw, directory / "data", jobs=jobs, quiet=quiet)
+        progress.say(summary.table())
+        report = verify(name, directory / "data", jobs=jobs, quiet=quiet)
+        progress.say(report.table())
+        ok = ok and summary.ok and report.ok
+    progress.say(f"demo {'passed' if ok else 'FAILED'}: prepared data in {directory / 'data'}")
+    return ok

@@ -1,0 +1,49 @@
+"""Reusable verification rules: pure functions over names, numbers and arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+
+def missing_frames(frames: Iterable[int]) -> list[int]:
+    """Frame numbers absent between the first and the last (a gap breaks temporal neighbours)."""
+    present = sorted(set(frames))
+    if not present:
+        return []
+    return sorted(set(range(present[0], present[-1] + 1)) - set(present))
+
+
+def format_ranges(numbers: list[int], limit: int = 8) -> str:
+    """[3, 4, 5, 9] -> '3-5, 9'."""
+    ranges: list[str] = []
+    start = prev = None
+    for n in numbers:
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            ranges.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = n
+    if start is not None:
+        ranges.append(f"{start}-{prev}" if prev != start else f"{start}")
+    more = f" (+{len(ranges) - limit} more)" if len(ranges) > limit else ""
+    return ", ".join(ranges[:limit]) + more
+
+
+def unexpected_values(values: np.ndarray, allowed: Iterable[int]) -> list[int]:
+    """The distinct values of ``values`` outside ``allowed``."""
+    present = np.unique(values)
+    return sorted(int(v) for v in np.setdiff1d(present, np.fromiter(allowed, dtype=np.int64)))
+
+
+def count_mismatches(actual: Mapping[str, int], expected: Mapping[str, int]) -> list[str]:
+    """Messages for every key whose count differs from the published one."""
+    out = []
+    for key, want in expected.items():
+        got = actual.get(key, 0)
+        if got != want:
+            out.append(f"{key}: {got:,} found, {want:,} published ({got - want:+,})")
+    return out

@@ -1,0 +1,146 @@
+"""Command line: parse arguments, call ``segprep.api``, print, set the exit code. No logic here.
+
+Exit codes: 0 success, 1 some tasks or checks failed, 2 the run could not start (bad input,
+missing download, not enough space), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from segprep import __version__, api, datasets
+from segprep.datasets.base import Option
+from segprep.engine.executors import default_jobs
+from segprep.errors import SegprepError
+
+MAX_FAILURES_SHOWN = 20
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except SegprepError as exc:
+        print(f"segprep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("segprep: interrupted; rerun the same command to resume (finished files are kept)", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="segprep", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"segprep {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="the datasets and the downloads each needs")
+    listing.set_defaults(func=_list)
+
+    prepare = commands.add_parser("prepare", help="build data/<dataset> from the raw download")
+    prepare_sets = prepare.add_subparsers(title="datasets", metavar="DATASET", required=True)
+    verify = commands.add_parser("verify", help="check a prepared dataset")
+    verify_sets = verify.add_subparsers(title="datasets", metavar="DATASET", required=True)
+    sample = commands.add_parser("sample", help="write a miniature raw download in the official format")
+    sample_sets = sample.add_subparsers(title="datasets", metavar="DATASET", required=True)
+
+    for name, recipe in datasets.registry().items():
+        p = prepare_sets.add_parser(name, help=recipe.TITLE, description=f"{recipe.TITLE}. Downloads:\n"
+                                    + recipe.download_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--raw", required=True, type=Path, help="folder with the official downloads (archives or extracted)")
+        p.add_argument("--data", default=Path("data"), type=Path, help="output root (default: data)")
+        _add_jobs(p)
+        mode = p.add_mutually_exclusive_group()
+        mode.add_argument("--link", dest="placement", action="store_const", const="link",
+                          help="hard-link unchanged files (copy across filesystems); the default")
+        mode.add_argument("--copy", dest="placement", action="store_const", const="copy", help="always copy")
+        mode.add_argument("--move", dest="placement", action="store_const", const="move",
+                          help="consume the extracted source files once everything is written")
+        p.add_argument("--dry-run", action="store_true", help="print the plan and the disk space it needs; write nothing")
+        p.add_argument("--fail-fast", action="store_true", help="stop at the first failed task")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        _add_options(p, recipe.OPTIONS)
+        p.set_defaults(func=_prepare, dataset=name, placement="link", recipe_options=recipe.OPTIONS)
+
+        v = verify_sets.add_parser(name, help=recipe.TITLE)
+        v.add_argument("--data", default=Path("data"), type=Path, help="output root (default: data)")
+        v.add_argument("--official", action="store_true", help="also compare with the published counts")
+        v.add_argument("--quiet", action="store_true", help="no progress bars")
+        _add_jobs(v)
+        v.set_defaults(func=_verify, dataset=name)
+
+        s = sample_sets.add_parser(name, help=recipe.TITLE)
+        s.add_argument("--out", required=True, type=Path, help="folder to write the miniature download to")
+        _add_jobs(s)
+        _add_options(s, recipe.SAMPLE_OPTIONS)
+        s.set_defaults(func=_sample, dataset=name, recipe_options=recipe.SAMPLE_OPTIONS)
+
+    demo = commands.add_parser("demo", help="sample -> prepare -> verify every dataset into ./demo")
+    demo.add_argument("--dir", default=Path("demo"), type=Path)
+    demo.add_argument("--quiet", action="store_true")
+    _add_jobs(demo)
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def _add_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", "-j", type=int, default=None, help=f"worker processes (default: all cores, {default_jobs()})")
+
+
+def _add_options(p: argparse.ArgumentParser, options: tuple[Option, ...]) -> None:
+    for o in options:
+        if o.flag:
+            p.add_argument(f"--{o.name}", dest=o.dest, action="store_true", help=o.help)
+        else:
+            p.add_argument(f"--{o.name}", dest=o.dest, type=o.type, default=o.default, help=f"{o.help} (default: {o.default})")
+
+
+def _recipe_options(args: argparse.Namespace) -> dict:
+    return {o.dest: getattr(args, o.dest) for o in args.recipe_options}
+
+
+def _list(args: argparse.Namespace) -> int:
+    for name, recipe in datasets.registry().items():
+        print(f"{name}: {recipe.TITLE} -> data/{recipe.FOLDER}/")
+        print(recipe.download_help())
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    summary = api.prepare(args.dataset, args.raw, args.data, jobs=args.jobs, placement=args.placement,
+                          dry_run=args.dry_run, fail_fast=args.fail_fast, quiet=args.quiet,
+                          options=_recipe_options(args))
+    if summary.dry_run:
+        print(summary.plan_text)
+        return 0
+    print(summary.table())
+    if summary.failures:
+        print(f"{len(summary.failures):,} task(s) failed; every other output was written:")
+        for failure in sorted(summary.failures, key=lambda r: r.key)[:MAX_FAILURES_SHOWN]:
+            print(f"  {failure.key}: {failure.error}")
+        if len(summary.failures) > MAX_FAILURES_SHOWN:
+            print(f"  ... {len(summary.failures) - MAX_FAILURES_SHOWN:,} more")
+        print(f"full list: {args.data / api.STATE_FOLDER / args.dataset / 'failures.log'}; "
+              "fix the inputs and rerun the same command: finished files are kept")
+    return 0 if summary.ok else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    report = api.verify(args.dataset, args.data, official=args.official, jobs=args.jobs, quiet=args.quiet)
+    print(report.table())
+    return 0 if report.ok else 1
+
+
+def _sample(args: argparse.Namespace) -> int:
+    out = api.sample(args.dataset, args.out, options=_recipe_options(args), jobs=args.jobs)
+    print(f"wrote a miniature {args.dataset} download to {out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return 0 if api.demo(args.dir, jobs=args.jobs, quiet=args.quiet) else 1

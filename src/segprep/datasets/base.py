@@ -1,0 +1,78 @@
+"""What a dataset recipe declares, in the spirit of a tensorflow-datasets builder.
+
+A recipe is data (name, folder, downloads, published counts, options) plus three functions:
+``plan`` (inputs -> tasks, writing nothing), ``verify`` (checks of a prepared folder) and
+``sample`` (a miniature raw download in the official formats). The engine does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from segprep.checks.findings import Report
+from segprep.engine.progress import Progress
+from segprep.engine.runner import Plan
+
+
+@dataclass(frozen=True)
+class Download:
+    """One official download: what ``segprep list`` prints and every "missing input" error repeats."""
+
+    filename: str
+    size: str  # as published, e.g. "15 GB"; "" when unknown
+    page: str  # where it comes from
+    holds: str  # what is inside, and the extracted folders accepted instead of the archive
+    login: bool = False  # behind a registration form
+
+    def describe(self) -> str:
+        size = f", {self.size}" if self.size else ""
+        login = " (registration required)" if self.login else ""
+        return f"{self.filename}{size}: {self.holds}. From {self.page}{login}"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A recipe-specific command-line option (``--name``); ``dest`` is the key in ``options``."""
+
+    name: str
+    help: str
+    default: Any = None
+    type: Callable[[str], Any] | None = str
+    flag: bool = False  # a switch without a value
+    shapes_output: bool = True  # False for options that only select work (e.g. which splits)
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+class Recipe:
+    NAME: ClassVar[str]  # command-line name, e.g. "kitti-step"
+    FOLDER: ClassVar[str]  # folder under --data, as the training code expects it
+    TITLE: ClassVar[str]
+    VERSION: ClassVar[str]  # bump when the outputs change: every fingerprint changes with it
+    DOWNLOADS: ClassVar[tuple[Download, ...]]
+    OPTIONS: ClassVar[tuple[Option, ...]] = ()
+    SAMPLE_OPTIONS: ClassVar[tuple[Option, ...]] = ()
+
+    def plan(self, raw: Path, out_root: Path, options: dict[str, Any]) -> Plan:
+        raise NotImplementedError
+
+    def verify(self, out_root: Path, report: Report, official: bool, jobs: int, progress: Progress) -> None:
+        raise NotImplementedError
+
+    def sample(self, out: Path, options: dict[str, Any], jobs: int) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def download_help(cls) -> str:
+        return "\n".join(f"  - {d.describe()}" for d in cls.DOWNLOADS)
+
+    @classmethod
+    def salt(cls, options: dict[str, Any]) -> str:
+        """Identifies the code version and options that shape outputs (part of every fingerprint)."""
+        shaping = {o.dest: options.get(o.dest, o.default) for o in cls.OPTIONS if o.shapes_output}
+        return f"{cls.NAME}/{cls.VERSION}/{sorted(shaping.items())}"

@@ -1,0 +1,109 @@
+"""Atomic placement of output files: write or link to a temporary name beside the target, then rename.
+
+A reader (or a killed run) therefore sees either the old file, no file, or the complete new
+file, never a partial one. Temporary names carry ``TMP_MARK`` so that a rerun can remove what
+a killed run left behind (``remove_stale_temporaries``).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+TMP_MARK = ".segprep-tmp."
+# os.link fails with these when source and target cannot share an inode; we copy instead.
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EACCES}
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """What the journal remembers of one written file."""
+
+    path: str  # relative to the dataset folder, '/'-separated
+    size: int
+    sha256: str | None  # None for a hard link (its bytes are the source's, unchanged)
+    mtime_ns: int
+    inode: int
+
+    def to_json(self) -> list:
+        return [self.path, self.size, self.sha256, self.mtime_ns, self.inode]
+
+    @classmethod
+    def from_json(cls, row: list) -> "OutputRecord":
+        return cls(*row)
+
+
+def temporary_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}{TMP_MARK}{os.getpid()}")
+
+
+def write_bytes(target: Path, data: bytes) -> tuple[int, int]:
+    """Write ``data`` to ``target`` atomically; returns (mtime_ns, inode) of the result."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(target)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    st = os.stat(target)
+    return st.st_mtime_ns, st.st_ino
+
+
+def link(source: str, target: Path) -> tuple[int, int] | None:
+    """Hard-link ``source`` to ``target`` atomically; None when the filesystem cannot link."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(target)
+    _unlink_quietly(tmp)
+    try:
+        os.link(source, tmp)
+    except OSError as exc:
+        if exc.errno in _NO_LINK:
+            return None
+        raise
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    st = os.stat(target)
+    return st.st_mtime_ns, st.st_ino
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_stale_temporaries(directories: set[Path]) -> int:
+    """Delete temporary files a killed run left in these directories; returns how many."""
+    removed = 0
+    for directory in directories:
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") and TMP_MARK in entry.name and entry.is_file(follow_symlinks=False):
+                _unlink_quietly(Path(entry.path))
+                removed += 1
+    return removed
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

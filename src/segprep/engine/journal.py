@@ -1,0 +1,95 @@
+"""The resume journal: one JSON line per finished task, appended as results arrive.
+
+A line holds the task key, the fingerprint of its inputs and options, its outputs (size, hash,
+mtime, inode) and the value its action returned. A rerun skips a task whose fingerprint is the
+same and whose outputs are still intact; everything else is redone. A line torn by a kill is
+ignored (its task is simply redone). At the end of a run the journal is rewritten, sorted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from segprep.engine import atomic
+from segprep.engine.atomic import OutputRecord
+
+
+@dataclass
+class JournalEntry:
+    key: str
+    fingerprint: str
+    outputs: list[OutputRecord]
+    extra: Any
+
+    def to_json(self) -> dict:
+        return {"key": self.key, "fp": self.fingerprint, "out": [o.to_json() for o in self.outputs], "extra": self.extra}
+
+    @classmethod
+    def from_json(cls, row: dict) -> "JournalEntry":
+        return cls(row["key"], row["fp"], [OutputRecord.from_json(o) for o in row["out"]], row.get("extra"))
+
+
+class Journal:
+    def __init__(self, path: Path):
+        self.path = path
+        self.entries: dict[str, JournalEntry] = {}
+        self._file = None
+        if path.exists():
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        entry = JournalEntry.from_json(json.loads(line))
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line torn by a kill
+                    self.entries[entry.key] = entry
+
+    def get(self, key: str) -> JournalEntry | None:
+        return self.entries.get(key)
+
+    def record(self, entry: JournalEntry) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")
+        self._file.write(json.dumps(entry.to_json(), sort_keys=True) + "\n")
+        self._file.flush()
+        self.entries[entry.key] = entry
+
+    def forget(self, key: str) -> None:
+        self.entries.pop(key, None)
+
+    def compact(self) -> None:
+        """Rewrite the journal with one line per task, sorted by key."""
+        self.close()
+        lines = "".join(json.dumps(self.entries[k].to_json(), sort_keys=True) + "\n" for k in sorted(self.entries))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(self.path, lines.encode("utf-8"))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def outputs_intact(entry: JournalEntry, out_root: Path) -> bool:
+    """True when every output still is what the task wrote.
+
+    Same size, mtime and inode: trusted without reading. Otherwise (the tree was copied or
+    touched) a recorded hash is recomputed; a hard link has none and is simply redone.
+    """
+    for record in entry.outputs:
+        path = out_root / record.path
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return False
+        if st.st_size != record.size:
+            return False
+        if st.st_mtime_ns == record.mtime_ns and st.st_ino == record.inode:
+            continue
+        if record.sha256 is None or atomic.file_sha256(path) != record.sha256:
+            return False
+    return True

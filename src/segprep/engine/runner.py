@@ -1,0 +1,404 @@
+"""Runs a plan: skip what the journal proves done, run the rest on an executor, finalize, summarize.
+
+The runner knows nothing about datasets. It keeps the engine's promises: every task's result is
+journaled as it arrives (so a killed run resumes), a failed task is reported with its input and
+never hides the others, work is fed to the pool in bounded batches (memory stays flat), members
+of archives that can only be read in one pass are streamed once in archive order, and ``--move``
+consumes the sources only after everything is written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segprep.engine import atomic
+from segprep.engine.executors import BrokenProcessPool, Executor, make_executor
+from segprep.engine.journal import Journal, JournalEntry, outputs_intact
+from segprep.engine.progress import Progress
+from segprep.engine.tasks import Placement, Task, TaskResult
+from segprep.engine.worker import WorkerConfig, run_batch
+from segprep.errors import NotEnoughSpace, SegprepError
+from segprep.io.archives import Archive, iter_members
+from segprep.io.sources import FileSource
+
+MAX_BATCH = 32  # tasks per submission: amortises inter-process overhead, keeps the bar moving
+MAX_BATCH_BYTES = 64 << 20  # preloaded bytes per submission, so memory stays flat
+IN_FLIGHT_PER_JOB = 3  # submitted-but-unfinished batches per worker
+
+
+@dataclass
+class RunOptions:
+    jobs: int = 1
+    placement: Placement = "link"
+    dry_run: bool = False
+    fail_fast: bool = False
+    quiet: bool = False
+
+
+class FinalizeContext:
+    """What ``finalize`` gets: every task's returned value (new or from the journal) and atomic writes."""
+
+    def __init__(self, out_root: Path, tasks: list[Task], extras: dict[str, Any]):
+        self.out_root = out_root
+        self.tasks = tasks
+        self.extras = extras
+        self.written: list[str] = []
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        atomic.write_bytes(self.out_root / rel, data)
+        self.written.append(rel)
+
+
+@dataclass
+class Plan:
+    tasks: list[Task]
+    salt: str  # recipe name, version and output-shaping options: part of every fingerprint
+    notes: list[str] = field(default_factory=list)  # what was found where, for the user
+    finalize: Callable[[FinalizeContext], None] | None = None
+
+
+@dataclass
+class RunSummary:
+    dataset: str
+    planned: int = 0
+    written: int = 0
+    skipped: int = 0
+    not_run: int = 0
+    failures: list[TaskResult] = field(default_factory=list)
+    bytes_written: int = 0
+    bytes_needed: int = 0
+    seconds: float = 0.0
+    finalized: list[str] = field(default_factory=list)
+    consumed: int = 0
+    dry_run: bool = False
+    plan_text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.not_run
+
+    def table(self) -> str:
+        rows = [
+            ("planned tasks", f"{self.planned:,}"),
+            ("written", f"{self.written:,} ({_human(self.bytes_written)})"),
+            ("skipped (done before)", f"{self.skipped:,}"),
+            ("failed", f"{len(self.failures):,}"),
+        ]
+        if self.not_run:
+            rows.append(("not run (--fail-fast)", f"{self.not_run:,}"))
+        if self.finalized:
+            rows.append(("finalized", ", ".join(self.finalized)))
+        if self.consumed:
+            rows.append(("sources consumed (--move)", f"{self.consumed:,}"))
+        rows.append(("wall time", f"{self.seconds:.1f} s"))
+        width = max(len(r[0]) for r in rows)
+        lines = [f"{self.dataset}:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
+        return "\n".join(lines)
+
+
+def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunOptions) -> RunSummary:
+    start = time.monotonic()
+    progress = Progress(options.quiet)
+    _check_plan(plan)
+    journal = Journal(state_dir / "journal.jsonl")
+    summary = RunSummary(dataset, planned=len(plan.tasks), dry_run=options.dry_run)
+    todo: list[Task] = []
+    extras: dict[str, Any] = {}
+    for task in plan.tasks:
+        entry = journal.get(task.key)
+        if entry is not None and entry.fingerprint == task.fingerprint(plan.salt) and outputs_intact(entry, out_root):
+            extras[task.key] = entry.extra
+        else:
+            todo.append(task)
+    summary.skipped = len(plan.tasks) - len(todo)
+    summary.bytes_needed = sum(_bytes_needed(task, out_root, options.placement) for task in todo)
+    if options.dry_run:
+        summary.plan_text = describe_plan(plan, todo, summary, out_root)
+        return summary
+    _check_space(out_root, summary.bytes_needed)
+    atomic.remove_stale_temporaries({(out_root / rel).parent for task in todo for rel in task.outputs})
+
+    def on_result(result: TaskResult, task: Task) -> None:
+        if result.ok:
+            journal.record(JournalEntry(task.key, task.fingerprint(plan.salt), result.outputs, result.extra))
+            extras[task.key] = result.extra
+            summary.written += 1
+            summary.bytes_written += sum(o.size for o in result.outputs)
+        else:
+            summary.failures.append(result)
+
+    executor = make_executor(options.jobs if len(todo) > 1 else 1)
+    config = WorkerConfig(out_root, options.placement)
+    try:
+        if todo:
+            with progress.bar(len(todo), dataset) as bar:
+                summary.not_run = _Scheduler(executor, config, bar, on_result, options.fail_fast).run(todo)
+        if not summary.failures and not summary.not_run:
+            if plan.finalize is not None:
+                fctx = FinalizeContext(out_root, plan.tasks, extras)
+                plan.finalize(fctx)
+                summary.finalized = fctx.written
+            if options.placement == "move":
+                summary.consumed = _consume_sources(plan.tasks, progress)
+    finally:
+        executor.shutdown(cancel=True)
+        journal.compact()
+        _write_failure_log(state_dir, summary.failures)
+    summary.seconds = time.monotonic() - start
+    return summary
+
+
+def _check_plan(plan: Plan) -> None:
+    keys = Counter(t.key for t in plan.tasks)
+    outputs = Counter(rel for t in plan.tasks for rel in t.outputs)
+    twice = [k for k, n in keys.items() if n > 1] + [o for o, n in outputs.items() if n > 1]
+    if twice:
+        raise ValueError(f"the plan names these keys or outputs twice (a recipe bug): {sorted(twice)[:5]}")
+
+
+def _bytes_needed(task: Task, out_root: Path, placement: Placement) -> int:
+    if task.size_hint is not None:
+        return task.size_hint
+    total = 0
+    for source in task.inputs:
+        linkable = isinstance(source, FileSource) and placement != "copy" and _same_device(source.path, out_root)
+        total += 0 if linkable else source.size
+    return total
+
+
+_devices: dict[str, int] = {}
+
+
+def _same_device(path: str, out_root: Path) -> bool:
+    root = _existing_ancestor(out_root)
+    if str(root) not in _devices:
+        _devices[str(root)] = os.stat(root).st_dev
+    try:
+        return os.stat(path).st_dev == _devices[str(root)]
+    except FileNotFoundError:
+        return False
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _check_space(out_root: Path, needed: int) -> None:
+    free = shutil.disk_usage(_existing_ancestor(out_root)).free
+    margin = 64 << 20  # journal, directories, filesystem slack
+    if needed + margin > free:
+        raise NotEnoughSpace(
+            f"{out_root}: the plan writes {_human(needed)} but only {_human(free)} are free there. "
+            "Free some space, choose another --data, or use the default --link (no copies) with the download "
+            "extracted on the same filesystem."
+        )
+
+
+def describe_plan(plan: Plan, todo: list[Task], summary: RunSummary, out_root: Path) -> str:
+    lines = [f"plan for {summary.dataset} -> {out_root}"]
+    lines += [f"  {note}" for note in plan.notes]
+    groups = Counter(t.group for t in plan.tasks)
+    pending = Counter(t.group for t in todo)
+    width = max((len(g) for g in groups), default=0)
+    for group in sorted(groups):
+        lines.append(f"  {group:<{width}}  {groups[group]:>8,} tasks, {pending[group]:>8,} to do")
+    for task in todo[:3]:
+        lines.append(f"  e.g. {task.describe_inputs()} -> {', '.join(task.outputs)}")
+    free = shutil.disk_usage(_existing_ancestor(out_root)).free
+    lines.append(f"  disk: writes {_human(summary.bytes_needed)}, {_human(free)} free")
+    return "\n".join(lines)
+
+
+def _consume_sources(tasks: list[Task], progress: Progress) -> int:
+    consumed = 0
+    archives = set()
+    for task in tasks:
+        for source in task.inputs:
+            if isinstance(source, FileSource):
+                try:
+                    os.unlink(source.path)
+                    consumed += 1
+                except FileNotFoundError:
+                    pass
+            else:
+                archives.add(source.archive.parts[0])
+    if archives:
+        progress.say(f"--move: archives are read, never deleted; remove them yourself if you wish: {sorted(archives)}")
+    return consumed
+
+
+def _write_failure_log(state_dir: Path, failures: list[TaskResult]) -> None:
+    log = state_dir / "failures.log"
+    if not failures:
+        log.unlink(missing_ok=True)
+        return
+    text = "".join(f"{r.key}\n  {r.error}\n{r.detail}" for r in sorted(failures, key=lambda r: r.key))
+    atomic.write_bytes(log, text.encode("utf-8"))
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+# --------------------------------------------------------------------------- scheduling
+
+Item = tuple[Task, "dict[str, bytes] | None"]
+
+
+class _Scheduler:
+    """Feeds items to the executor in bounded batches and hands every result to ``on_result``."""
+
+    def __init__(self, executor: Executor, config: WorkerConfig, bar, on_result, fail_fast: bool):
+        self.executor = executor
+        self.config = config
+        self.bar = bar
+        self.on_result = on_result
+        self.fail_fast = fail_fast
+        self.in_flight: dict[Future, list[Item]] = {}
+        self.tasks: dict[str, Task] = {}
+        self.attempts: Counter[str] = Counter()
+        self.failed = 0
+        self.delivered = 0
+        self.stop = False
+
+    def run(self, todo: list[Task]) -> int:
+        """Runs every task; returns how many were never run (fail-fast)."""
+        self.tasks = {t.key: t for t in todo}
+        batch_size = max(1, min(MAX_BATCH, len(todo) // (self.executor.jobs * 8) or 1))
+        items = _interleave(_feeds(todo))
+        batch: list[Item] = []
+        batch_bytes = 0
+        for item in items:
+            if isinstance(item, TaskResult):  # a failure found while feeding (damaged archive)
+                self._deliver(item)
+                continue
+            if self.stop:
+                break
+            batch.append(item)
+            batch_bytes += sum(len(v) for v in (item[1] or {}).values())
+            if len(batch) >= batch_size or batch_bytes >= MAX_BATCH_BYTES:
+                self._submit(batch)
+                batch, batch_bytes = [], 0
+        if batch and not self.stop:
+            self._submit(batch)
+        while self.in_flight:
+            self._collect()
+        return len(todo) - self.delivered
+
+    def _submit(self, batch: list[Item]) -> None:
+        while len(self.in_flight) >= self.executor.jobs * IN_FLIGHT_PER_JOB:
+            self._collect()
+        self.in_flight[self.executor.submit(run_batch, self.config, batch)] = batch
+
+    def _collect(self) -> None:
+        done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
+        broken = False
+        for future in done:
+            batch = self.in_flight.pop(future)
+            try:
+                results = future.result()
+            except BrokenProcessPool:
+                broken = True
+                self._retry(batch)
+                continue
+            except Exception as exc:  # e.g. a task that cannot be pickled: report, never drop
+                results = [TaskResult(t.key, False, error=f"could not run: {type(exc).__name__}: {exc}") for t, _ in batch]
+            for result in results:
+                self._deliver(result)
+        if broken:
+            # Every other batch in flight died with the pool: run them again on a fresh one.
+            pending = list(self.in_flight.values())
+            self.in_flight.clear()
+            self.executor.restart()
+            for batch in pending:
+                self._retry(batch)
+
+    def _retry(self, batch: list[Item]) -> None:
+        """Resubmit a batch lost with its worker one task at a time; a task lost twice is reported."""
+        for item in batch:
+            task = item[0]
+            self.attempts[task.key] += 1
+            if self.attempts[task.key] >= 2:
+                self._deliver(TaskResult(task.key, False, error=(
+                    f"the worker process died while processing {task.describe_inputs()} "
+                    "(killed, out of memory, or crashed in a native library)")))
+            else:
+                self._submit([item])
+
+    def _deliver(self, result: TaskResult) -> None:
+        self.delivered += 1
+        self.on_result(result, self.tasks[result.key])
+        if not result.ok:
+            self.failed += 1
+            if self.fail_fast:
+                self.stop = True
+        self.bar.advance(1, self.failed)
+
+
+def _feeds(todo: list[Task]) -> list[Iterator[Item | TaskResult]]:
+    """One feed per archive that must be read in one pass, plus one for all random-access tasks."""
+    by_archive: dict[Archive, list[Task]] = defaultdict(list)
+    direct: list[Task] = []
+    for task in todo:
+        archives = {s.archive for s in task.inputs if s.sequential}
+        if len(archives) > 1:
+            raise ValueError(f"{task.key}: inputs from several one-pass archives (a recipe bug)")
+        if archives:
+            by_archive[archives.pop()].append(task)
+        else:
+            direct.append(task)
+    feeds: list[Iterator[Item | TaskResult]] = [_stream(archive, tasks) for archive, tasks in sorted(
+        by_archive.items(), key=lambda kv: kv[0].parts)]
+    feeds.append(iter([(task, None) for task in direct]))
+    return feeds
+
+
+def _stream(archive: Archive, tasks: list[Task]) -> Iterator[Item | TaskResult]:
+    """Reads the archive once; yields each task when all its members from it have passed by."""
+    needs: dict[str, list[Task]] = defaultdict(list)
+    waiting: dict[str, set[str]] = {}
+    loaded: dict[str, dict[str, bytes]] = defaultdict(dict)
+    for task in tasks:
+        names = {s.member.name for s in task.inputs if s.sequential}
+        waiting[task.key] = names
+        for name in names:
+            needs[name].append(task)
+    try:
+        for name, data in iter_members(archive, needs):
+            for task in needs.pop(name):
+                source = next(s for s in task.inputs if s.sequential and s.member.name == name)
+                loaded[task.key][source.describe()] = data
+                waiting[task.key].discard(name)
+                if not waiting[task.key]:
+                    yield task, loaded.pop(task.key)
+    except SegprepError as exc:
+        for task in itertools.chain.from_iterable(needs.values()):
+            if task.key in waiting and waiting.pop(task.key):
+                yield TaskResult(task.key, False, error=str(exc))
+
+
+def _interleave(feeds: list[Iterator]) -> Iterator:
+    """Round-robin over the feeds so workers stay busy while the main process reads a stream."""
+    active = list(feeds)
+    while active:
+        for feed in list(active):
+            try:
+                yield next(feed)
+            except StopIteration:
+                active.remove(feed)

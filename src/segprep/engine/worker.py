@@ -1,0 +1,53 @@
+"""What runs inside a worker: a batch of tasks, each isolated so one failure never hides another."""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from segprep.engine.tasks import Placement, Task, TaskContext, TaskResult
+from segprep.errors import SegprepError
+from segprep.io.sources import SourceReader
+
+_reader: SourceReader | None = None  # one per process: keeps archives open across batches
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    out_root: Path
+    placement: Placement
+
+
+def run_batch(config: WorkerConfig, batch: list[tuple[Task, dict[str, bytes] | None]]) -> list[TaskResult]:
+    global _reader
+    if _reader is None:
+        _reader = SourceReader()
+    return [run_task(config, _reader, task, preloaded) for task, preloaded in batch]
+
+
+def run_task(config: WorkerConfig, reader: SourceReader, task: Task, preloaded: dict[str, bytes] | None) -> TaskResult:
+    ctx = TaskContext(config.out_root, config.placement, reader, preloaded)
+    _debug_delay()
+    try:
+        extra = task.action(ctx, task)
+    except SegprepError as exc:
+        return TaskResult(task.key, False, ctx.outputs, error=str(exc))
+    except Exception as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f"{os.path.basename(frame.filename)}:{frame.lineno}"
+        message = f"unexpected {type(exc).__name__} while processing {task.describe_inputs()}: {exc} (at {where})"
+        return TaskResult(task.key, False, ctx.outputs, error=message, detail=traceback.format_exc())
+    missing = set(task.outputs) - {o.path for o in ctx.outputs}
+    if missing:
+        return TaskResult(task.key, False, ctx.outputs, error=f"the action did not write {sorted(missing)}")
+    return TaskResult(task.key, True, ctx.outputs, extra=extra)
+
+
+def _debug_delay() -> None:
+    # SEGPREP_TASK_DELAY_MS slows every task down, so tests can kill a run reliably part-way.
+    delay = os.environ.get("SEGPREP_TASK_DELAY_MS")
+    if delay:
+        time.sleep(int(delay) / 1000)

@@ -1,0 +1,96 @@
+"""The one place that reads and writes image files.
+
+``png_info`` checks a PNG's structure (every chunk complete, every CRC right, IHDR first, IEND
+present) without decoding its pixels: it catches truncated and corrupted files at the speed of
+reading them, which is what a copy-only recipe needs. Decoding goes through Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from segprep.errors import BadInput
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# PNG colour types -> channels
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+@dataclass(frozen=True)
+class PngInfo:
+    width: int
+    height: int
+    bit_depth: int
+    color_type: int  # 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA
+
+    @property
+    def channels(self) -> int:
+        return _CHANNELS[self.color_type]
+
+
+def png_info(data: bytes, name: str) -> PngInfo:
+    """Header of a PNG after checking every chunk; raises BadInput naming ``name`` otherwise."""
+    if data[:8] != PNG_SIGNATURE:
+        what = "is empty (0 bytes)" if not data else "is not a PNG file (wrong signature)"
+        raise BadInput(f"{name} {what}")
+    view = memoryview(data)
+    pos, size = 8, len(data)
+    info: PngInfo | None = None
+    while True:
+        if pos + 8 > size:
+            raise BadInput(_truncated(name, size, "before the IEND chunk"))
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > size:
+            raise BadInput(_truncated(name, size, f"in the middle of chunk {ctype.decode('latin-1')}"))
+        (crc,) = struct.unpack_from(">I", data, end - 4)
+        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
+            raise BadInput(f"{name} is corrupt: CRC mismatch in chunk {ctype.decode('latin-1')} at byte {pos}")
+        if info is None:
+            if ctype != b"IHDR" or length != 13:
+                raise BadInput(f"{name} is corrupt: the first chunk is not IHDR")
+            width, height, depth, color = struct.unpack_from(">IIBB", data, pos + 8)
+            if color not in _CHANNELS:
+                raise BadInput(f"{name} is corrupt: unknown PNG colour type {color}")
+            info = PngInfo(width, height, depth, color)
+        if ctype == b"IEND":
+            return info
+        pos = end
+
+
+def _truncated(name: str, size: int, where: str) -> str:
+    return f"{name} is truncated: the file ends after {size} bytes {where} (interrupted download or extraction?)"
+
+
+def decode_png(data: bytes, name: str) -> np.ndarray:
+    """Pixels of a PNG as an array: (H, W) for one channel, (H, W, C) otherwise; 16-bit stays uint16."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format != "PNG":
+                raise BadInput(f"{name} is not a PNG file")
+            if im.mode == "P":
+                im = im.convert("RGB") if "transparency" not in im.info else im.convert("RGBA")
+            array = np.asarray(im)
+    except BadInput:
+        raise
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError... for bad files
+        raise BadInput(f"{name} cannot be decoded ({type(exc).__name__}: {exc}); it is damaged") from None
+    if array.dtype == np.int32:  # Pillow's mode "I" for 16-bit gray
+        array = array.astype(np.uint16)
+    return array
+
+
+def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
+    """PNG bytes of a uint8 (H, W[, 3|4]) or uint16 (H, W) array."""
+    if not (array.dtype == np.uint8 or (array.dtype == np.uint16 and array.ndim == 2)):
+        raise ValueError(f"cannot write {array.dtype} {array.shape} as PNG")
+    image = Image.fromarray(np.ascontiguousarray(array))
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=compress_level)
+    return out.getvalue()

@@ -1,0 +1,87 @@
+"""Where a task's input bytes come from: a file on disk or a member of an archive.
+
+Sources are small frozen values so that tasks can be pickled to worker processes and
+fingerprinted for the resume journal without reading any data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+from segprep.errors import MissingInput
+from segprep.io.archives import Archive, ArchiveReader, Member
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """A file of an extracted download. Can be hard-linked."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: str | Path) -> "FileSource":
+        st = os.stat(path)
+        return cls(str(path), st.st_size, st.st_mtime_ns)
+
+    sequential = False
+
+    def describe(self) -> str:
+        return self.path
+
+    def fingerprint(self) -> list:
+        return ["file", self.path, self.size, self.mtime_ns]
+
+
+@dataclass(frozen=True)
+class MemberSource:
+    """A member of an archive. Read by random access, or handed over by a sequential pass."""
+
+    archive: Archive
+    member: Member
+
+    @property
+    def size(self) -> int:
+        return self.member.size
+
+    @property
+    def sequential(self) -> bool:
+        return self.archive.sequential
+
+    def describe(self) -> str:
+        return f"{self.archive.display}:{self.member.name}"
+
+    def fingerprint(self) -> list:
+        m = self.member
+        return ["member", self.archive.fingerprint(), m.name, m.size, m.crc, m.offset]
+
+
+Source = Union[FileSource, MemberSource]
+
+
+class SourceReader:
+    """Reads sources in a worker; sequential members arrive preloaded from the engine's pass."""
+
+    def __init__(self) -> None:
+        self._archives = ArchiveReader()
+
+    def read(self, source: Source, preloaded: dict[str, bytes] | None = None) -> bytes:
+        if isinstance(source, FileSource):
+            try:
+                with open(source.path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                raise MissingInput(f"{source.path}: file disappeared since the plan was made; rerun prepare") from None
+        if source.sequential:
+            key = source.describe()
+            if preloaded is None or key not in preloaded:
+                raise RuntimeError(f"{key}: a sequential member was not preloaded by the engine")
+            return preloaded[key]
+        return self._archives.read(source.archive, source.member)
+
+    def close(self) -> None:
+        self._archives.close()
