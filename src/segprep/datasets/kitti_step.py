@@ -153,8 +153,9 @@ class KittiStep(Recipe):
                     report.fail(check, rel + suffix, message)
         for split, found in frames.items():
             by_seq: dict[int, list[int]] = defaultdict(list)
-            for seq, frame in found:
-                by_seq[seq].append(frame)
+            for (seq, frame), kinds in found.items():
+                if "leftImg8bit" in kinds:  # the loader lists images; neighbours are looked up among them
+                    by_seq[seq].append(frame)
             for seq, numbers in sorted(by_seq.items()):
                 report.checked("contiguous frames")
                 gaps = rules.missing_frames(numbers)

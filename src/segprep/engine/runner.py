@@ -272,7 +272,6 @@ class _Scheduler:
         self.fail_fast = fail_fast
         self.in_flight: dict[Future, list[Item]] = {}
         self.tasks: dict[str, Task] = {}
-        self.attempts: Counter[str] = Counter()
         self.failed = 0
         self.delivered = 0
         self.stop = False
@@ -308,38 +307,39 @@ class _Scheduler:
 
     def _collect(self) -> None:
         done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
-        broken = False
+        lost: list[list[Item]] = []
         for future in done:
             batch = self.in_flight.pop(future)
             try:
                 results = future.result()
             except BrokenProcessPool:
-                broken = True
-                self._retry(batch)
+                lost.append(batch)
                 continue
             except Exception as exc:  # e.g. a task that cannot be pickled: report, never drop
                 results = [TaskResult(t.key, False, error=f"could not run: {type(exc).__name__}: {exc}") for t, _ in batch]
             for result in results:
                 self._deliver(result)
-        if broken:
-            # Every other batch in flight died with the pool: run them again on a fresh one.
-            pending = list(self.in_flight.values())
+        if lost:
+            # Every batch in flight died with the pool; which task killed it is unknown.
+            lost += self.in_flight.values()
             self.in_flight.clear()
             self.executor.restart()
-            for batch in pending:
-                self._retry(batch)
+            for batch in lost:
+                self._run_alone(batch)
 
-    def _retry(self, batch: list[Item]) -> None:
-        """Resubmit a batch lost with its worker one task at a time; a task lost twice is reported."""
+    def _run_alone(self, batch: list[Item]) -> None:
+        """Reruns the tasks of a lost batch one at a time on a fresh pool: one that kills it again is the culprit."""
         for item in batch:
             task = item[0]
-            self.attempts[task.key] += 1
-            if self.attempts[task.key] >= 2:
-                self._deliver(TaskResult(task.key, False, error=(
+            try:
+                results = self.executor.submit(run_batch, self.config, [item]).result()
+            except BrokenProcessPool:
+                self.executor.restart()
+                results = [TaskResult(task.key, False, error=(
                     f"the worker process died while processing {task.describe_inputs()} "
-                    "(killed, out of memory, or crashed in a native library)")))
-            else:
-                self._submit([item])
+                    "(killed, out of memory, or crashed in a native library)"))]
+            for result in results:
+                self._deliver(result)
 
     def _deliver(self, result: TaskResult) -> None:
         self.delivered += 1

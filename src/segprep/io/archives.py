@@ -12,7 +12,10 @@ would leave the archive root is refused, with its name), then read one at a time
 from __future__ import annotations
 
 import bisect
+import bz2
+import gzip
 import io
+import lzma
 import os
 import posixpath
 import re
@@ -22,6 +25,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +40,6 @@ _KINDS = (
     (".tar", "tar"),
     (".zip", "zip"),
 )
-_TAR_STREAM_MODES = {"tar": "r|", "tar.gz": "r|gz", "tar.bz2": "r|bz2", "tar.xz": "r|xz"}
 # Split parts as the VSPW authors publish them (VSPW_data.tar_aa) and as `split` names them.
 _PART_SUFFIX = re.compile(r"^(?:_|\.)([a-z]{2})$")
 
@@ -179,11 +182,17 @@ def list_members(archive: Archive) -> list[Member]:
         if archive.kind == "tar":
             with _open_parts(archive) as fileobj:
                 with tarfile.open(fileobj=fileobj, mode="r:") as tf:
-                    return _list_tar(archive, tf)
-        with _open_parts(archive) as fileobj:
-            with tarfile.open(fileobj=fileobj, mode=_TAR_STREAM_MODES[archive.kind]) as tf:
-                return _list_tar(archive, tf)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+                    members = _list_tar(archive, tf)
+            if members and members[-1].offset + members[-1].size > archive.size():
+                raise EOFError(f"the archive ends inside member {members[-1].name}")
+            return members
+        with _decompressed(archive) as stream:
+            with tarfile.open(fileobj=stream, mode="r|") as tf:
+                members = _list_tar(archive, tf)
+            while stream.read(1 << 20):  # to the end, so that a truncated stream raises here
+                pass
+            return members
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
         raise _damaged(archive, exc) from None
 
 
@@ -277,17 +286,20 @@ def iter_members(archive: Archive, wanted: Collection[str]) -> Iterator[tuple[st
                 for info in infos:
                     yield info.filename, zf.read(info)
             return
-        with _open_parts(archive) as fileobj:
-            with tarfile.open(fileobj=fileobj, mode=_TAR_STREAM_MODES[archive.kind]) as tf:
+        with _decompressed(archive) as stream:
+            with tarfile.open(fileobj=stream, mode="r|") as tf:
                 for info in tf:
                     if info.name in remaining and info.isfile():
                         extracted = tf.extractfile(info)
                         assert extracted is not None
-                        yield info.name, extracted.read()
+                        data = extracted.read()
+                        if len(data) != info.size:
+                            raise EOFError(f"the archive ends inside member {info.name}")
+                        yield info.name, data
                         remaining.discard(info.name)
                         if not remaining:
                             return
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error, lzma.LZMAError) as exc:
         raise _damaged(archive, exc) from None
     if remaining:
         raise BadInput(f"{archive.display}: members missing in the sequential pass: {sorted(remaining)[:5]}")
@@ -400,6 +412,19 @@ class _Parts(io.RawIOBase):
         for f in self._files:
             f.close()
         super().close()
+
+
+@contextmanager
+def _decompressed(archive: Archive) -> Iterator[io.BufferedIOBase]:
+    """The tar stream of a compressed tar; the decompressors raise EOFError on a truncated file."""
+    openers = {
+        "tar.gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),
+        "tar.bz2": lambda f: bz2.BZ2File(f, mode="rb"),
+        "tar.xz": lambda f: lzma.LZMAFile(f, mode="rb"),
+    }
+    with _open_parts(archive) as raw:
+        with openers[archive.kind](raw) as stream:
+            yield stream
 
 
 def _open_parts(archive: Archive) -> io.BufferedReader:

@@ -1,0 +1,31 @@
+"""Module-level task actions for the engine tests (workers import them by name)."""
+
+import os
+
+from segprep.errors import BadInput
+
+
+def copy_upper(ctx, task):
+    data = ctx.read(task.inputs[0]) if task.inputs else task.params["text"].encode()
+    ctx.write_bytes(task.outputs[0], data.upper())
+    return {"n": len(data)}
+
+
+def fail_on_bad(ctx, task):
+    if task.params.get("bad"):
+        raise BadInput(f"{task.key} is bad on purpose")
+    return copy_upper(ctx, task)
+
+
+def crash_hard(ctx, task):
+    if task.params.get("crash"):
+        os._exit(3)  # a worker dying (segfault, OOM kill)
+    return copy_upper(ctx, task)
+
+
+def write_nothing(ctx, task):
+    return None
+
+
+def divide_by_zero(ctx, task):
+    return 1 / 0
