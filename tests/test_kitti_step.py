@@ -109,6 +109,7 @@ def test_sample_maps_keep_instance_ids_across_frames_and_sizes_vary(prepared):
         semantic, instance = step.decode(rgb)
         ids.append(set(np.unique(instance[semantic == 13]).tolist()) - {0})
     assert ids[0] & ids[-1]  # the same cars in the first and last frame
+    assert any(i > 255 for frame_ids in ids for i in frame_ids)  # G (instance // 256) is exercised
     sizes = {Image.open(p).size for p in split_dir.glob("*_leftImg8bit.png")}
     assert sizes == {(1242, 375), (1224, 370)}
 

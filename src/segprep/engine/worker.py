@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from segprep.engine.tasks import Placement, Task, TaskContext, TaskResult
 from segprep.errors import SegprepError
 from segprep.io.sources import SourceReader
 
-_reader: SourceReader | None = None  # one per process: keeps archives open across batches
+_local = threading.local()  # one reader per worker thread: keeps archives open across batches
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,10 @@ class WorkerConfig:
 
 
 def run_batch(config: WorkerConfig, batch: list[tuple[Task, dict[str, bytes] | None]]) -> list[TaskResult]:
-    global _reader
-    if _reader is None:
-        _reader = SourceReader()
-    return [run_task(config, _reader, task, preloaded) for task, preloaded in batch]
+    reader = getattr(_local, "reader", None)
+    if reader is None:
+        reader = _local.reader = SourceReader()
+    return [run_task(config, reader, task, preloaded) for task, preloaded in batch]
 
 
 def run_task(config: WorkerConfig, reader: SourceReader, task: Task, preloaded: dict[str, bytes] | None) -> TaskResult:

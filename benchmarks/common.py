@@ -1,0 +1,88 @@
+"""Shared helpers for the benchmark scripts: timing a command, sampling disk use, printing a table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def inodes(root: Path) -> set[tuple[int, int]]:
+    out = set()
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            st = os.lstat(os.path.join(dirpath, name))
+            out.add((st.st_dev, st.st_ino))
+    return out
+
+
+def disk_bytes(root: Path, exclude: set[tuple[int, int]] | None = None) -> int:
+    """Bytes allocated on disk by the files under root (hard links counted once, ``exclude`` not at all)."""
+    seen, total = set(exclude or ()), 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue  # renamed away while we looked
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+class PeakDisk:
+    """Samples the disk use of a folder in a thread; ``peak`` is the largest minus the start."""
+
+    def __init__(self, root: Path, exclude_inodes_of: Path | None = None, interval: float = 0.05):
+        self.root, self.interval = root, interval
+        self.exclude = inodes(exclude_inodes_of) if exclude_inodes_of else set()  # e.g. hard-linked sources
+        self.start = disk_bytes(root, self.exclude) if root.exists() else 0
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.root.exists():
+                self.peak = max(self.peak, disk_bytes(self.root, self.exclude) - self.start)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "PeakDisk":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.root.exists():
+            self.peak = max(self.peak, disk_bytes(self.root, self.exclude) - self.start)
+
+
+def timed(cmd: list[str], **kw) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+    return time.perf_counter() - start
+
+
+def segprep(*args: str) -> list[str]:
+    return [sys.executable, "-m", "segprep", *args]
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    line = "| " + " | ".join(f"{h:<{w}}" for h, w in zip(headers, widths)) + " |"
+    print(line)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(f"{str(x):<{w}}" for x, w in zip(row, widths)) + " |")
