@@ -103,7 +103,7 @@ def main() -> None:
         assert listing(data / "kitti-step/video_sequence") == reference, "segprep and the manual result differ"
         row("segprep prepare, from the archives", seconds, peak.peak, f"--jobs {jobs}")
 
-    extracted = work / "extracted"
+    extracted = work / f"extracted-{args.frames}"
     if not extracted.exists():
         manual_procedure_extract_only(raw, extracted)
     data = work / "segprep-extracted"

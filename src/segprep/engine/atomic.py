@@ -42,10 +42,14 @@ def temporary_name(target: Path) -> Path:
 
 def write_bytes(target: Path, data: bytes) -> tuple[int, int]:
     """Write ``data`` to ``target`` atomically; returns (mtime_ns, inode) of the result."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(target)
     try:
-        with open(tmp, "wb") as f:
+        try:
+            f = open(tmp, "wb")
+        except FileNotFoundError:  # first file of its folder: create it (one mkdir per folder, not per file)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            f = open(tmp, "wb")
+        with f:
             f.write(data)
         os.replace(tmp, target)
     except BaseException:
@@ -57,11 +61,16 @@ def write_bytes(target: Path, data: bytes) -> tuple[int, int]:
 
 def link(source: str, target: Path) -> tuple[int, int] | None:
     """Hard-link ``source`` to ``target`` atomically; None when the filesystem cannot link."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(target)
     _unlink_quietly(tmp)
     try:
-        os.link(source, tmp)
+        try:
+            os.link(source, tmp)
+        except FileNotFoundError:
+            if not os.path.exists(source):
+                raise
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, tmp)
     except OSError as exc:
         if exc.errno in _NO_LINK:
             return None

@@ -34,8 +34,12 @@ class PngInfo:
         return _CHANNELS[self.color_type]
 
 
-def png_info(data: bytes, name: str) -> PngInfo:
-    """Header of a PNG after checking every chunk; raises BadInput naming ``name`` otherwise."""
+def png_info(data: bytes, name: str, verify_crc: bool = True) -> PngInfo:
+    """Header of a PNG after checking every chunk; raises BadInput naming ``name`` otherwise.
+
+    Without ``verify_crc`` only the structure is walked (every chunk complete, IEND present):
+    enough to catch truncation when a container (a zip member's CRC-32) already vouches for the bytes.
+    """
     if data[:8] != PNG_SIGNATURE:
         what = "is empty (0 bytes)" if not data else "is not a PNG file (wrong signature)"
         raise BadInput(f"{name} {what}")
@@ -50,7 +54,7 @@ def png_info(data: bytes, name: str) -> PngInfo:
         if end > size:
             raise BadInput(_truncated(name, size, f"in the middle of chunk {ctype.decode('latin-1')}"))
         (crc,) = struct.unpack_from(">I", data, end - 4)
-        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
+        if (verify_crc or info is None) and zlib.crc32(view[pos + 4 : end - 4]) != crc:
             raise BadInput(f"{name} is corrupt: CRC mismatch in chunk {ctype.decode('latin-1')} at byte {pos}")
         if info is None:
             if ctype != b"IHDR" or length != 13:
