@@ -27,18 +27,23 @@ def prepare(
     fail_fast: bool = False,
     quiet: bool = False,
     options: dict[str, Any] | None = None,
+    scheduler: str | None = None,
 ) -> RunSummary:
-    """Builds ``data/<FOLDER>`` from the raw download in ``raw``; see ``RunSummary.ok``."""
+    """Builds ``data/<FOLDER>`` from the raw download in ``raw``; see ``RunSummary.ok``.
+
+    ``scheduler``: the address of a Dask scheduler to run the tasks on (shared storage needed).
+    """
     if placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}")
     recipe = datasets.get(name)
     options = {o.dest: o.default for o in recipe.OPTIONS} | dict(options or {})
-    data = Path(data)
+    # Absolute paths: workers (other processes, other machines) may not share our working folder.
+    raw, data = Path(raw).absolute(), Path(data).absolute()
     out_root = data / recipe.FOLDER
     progress = Progress(quiet)
     progress.say(f"{name}: looking for the download in {raw} ...")
-    plan = recipe.plan(Path(raw), out_root, options)
-    run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet)
+    plan = recipe.plan(raw, out_root, options)
+    run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler)
     return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
 
 

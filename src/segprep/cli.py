@@ -7,12 +7,13 @@ missing download, not enough space), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from segprep import __version__, api, datasets
 from segprep.datasets.base import Option
-from segprep.engine.executors import default_jobs
+from segprep.engine.executors import SCHEDULER_ENV, default_jobs
 from segprep.errors import SegprepError
 
 MAX_FAILURES_SHOWN = 20
@@ -64,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--dry-run", action="store_true", help="print the plan and the disk space it needs; write nothing")
         p.add_argument("--fail-fast", action="store_true", help="stop at the first failed task")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="where tasks run: local processes (default) or a Dask cluster")
+        p.add_argument("--scheduler", default=None,
+                       help=f"Dask scheduler address, e.g. tcp://HOST:8786 (default: ${SCHEDULER_ENV})")
         _add_options(p, recipe.OPTIONS)
         p.set_defaults(func=_prepare, dataset=name, placement="link", recipe_options=recipe.OPTIONS)
 
@@ -112,9 +117,14 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    scheduler = None
+    if args.executor == "dask":
+        scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV)
+        if not scheduler:
+            raise SegprepError(f"--executor dask needs --scheduler tcp://HOST:PORT (or ${SCHEDULER_ENV})")
     summary = api.prepare(args.dataset, args.raw, args.data, jobs=args.jobs, placement=args.placement,
                           dry_run=args.dry_run, fail_fast=args.fail_fast, quiet=args.quiet,
-                          options=_recipe_options(args))
+                          options=_recipe_options(args), scheduler=scheduler)
     if summary.dry_run:
         print(summary.plan_text)
         return 0

@@ -1,8 +1,11 @@
-"""Executors run batches of work somewhere: inline (``--jobs 1``) or in a pool of processes.
+"""Executors run batches of work somewhere: inline (``--jobs 1``), in a pool of local processes,
+or on a Dask cluster (``--executor dask``, the optional ``segprep[dask]`` extra).
 
-An executor only submits a function with arguments and hands back a ``Future``; what is run,
-how results are journaled and how failures are reported is the runner's business. A process
-pool that breaks (a worker killed or crashed) is replaced by ``restart``.
+An executor only submits a function with arguments and hands back a ``concurrent.futures.Future``;
+what is run, how results are journaled and how failures are reported is the runner's business.
+Two ways to lose work are reported as exceptions of the future: ``BrokenProcessPool`` (the local
+pool broke: every batch in flight is lost, ``restart`` replaces the pool) and ``LostBatch`` (the
+cluster gave up on this one batch after its workers died; the others go on).
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["BrokenProcessPool", "Executor", "InlineExecutor", "ProcessExecutor", "make_executor", "default_jobs"]
+from segprep.errors import SegprepError
+
+__all__ = ["BrokenProcessPool", "DaskExecutor", "Executor", "InlineExecutor", "LostBatch", "ProcessExecutor",
+           "default_jobs", "make_executor"]
+SCHEDULER_ENV = "SEGPREP_DASK_SCHEDULER"
+
+
+class LostBatch(Exception):
+    """The workers running this batch died repeatedly (Dask's KilledWorker); other batches are unaffected."""
 
 
 def default_jobs() -> int:
@@ -73,5 +84,57 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def make_executor(jobs: int) -> Executor:
+class DaskExecutor(Executor):
+    """Batches go to a Dask distributed cluster; the runner's journal, retries and reports are unchanged.
+
+    The cluster must see the same paths as this machine (shared storage). Dask re-runs a task
+    whose worker died on another worker; a task that keeps killing workers ends as ``LostBatch``.
+    ``jobs`` is the number of worker threads, so the runner keeps a few batches per thread in
+    flight: the scheduler and this client only ever hold that many.
+    """
+
+    def __init__(self, scheduler: str):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise SegprepError("--executor dask needs Dask distributed: pip install 'segprep[dask]'") from None
+        try:
+            self.client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise SegprepError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        self._owns_client = True
+        self.jobs = max(1, sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values()))
+        self._pending: set = set()
+
+    def submit(self, fn, *args) -> Future:
+        from distributed.scheduler import KilledWorker
+
+        remote = self.client.submit(fn, *args, pure=False)
+        self._pending.add(remote)
+        local: Future = Future()
+
+        def settle(done) -> None:
+            self._pending.discard(done)
+            try:
+                local.set_result(done.result())
+            except KilledWorker as exc:
+                local.set_exception(LostBatch(str(exc)))
+            except BaseException as exc:
+                local.set_exception(exc)
+
+        remote.add_done_callback(settle)
+        return local
+
+    def shutdown(self, cancel: bool = False) -> None:
+        if cancel and self._pending:
+            self.client.cancel(list(self._pending))
+        self._pending.clear()
+        if self._owns_client:
+            self.client.close()
+
+
+def make_executor(jobs: int, scheduler: str | None = None) -> Executor:
+    """Dask when a scheduler address is given, else a local pool (inline for one job)."""
+    if scheduler:
+        return DaskExecutor(scheduler)
     return InlineExecutor() if jobs <= 1 else ProcessExecutor(jobs)

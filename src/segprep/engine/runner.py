@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from segprep.engine import atomic
-from segprep.engine.executors import BrokenProcessPool, Executor, make_executor
+from segprep.engine.executors import BrokenProcessPool, Executor, LostBatch, make_executor
 from segprep.engine.journal import Journal, JournalEntry, outputs_intact
 from segprep.engine.progress import Progress
 from segprep.engine.tasks import Placement, Task, TaskResult
@@ -42,6 +42,7 @@ class RunOptions:
     dry_run: bool = False
     fail_fast: bool = False
     quiet: bool = False
+    scheduler: str | None = None  # a Dask scheduler address: run the tasks on that cluster
 
 
 class FinalizeContext:
@@ -136,7 +137,7 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
         else:
             summary.failures.append(result)
 
-    executor = make_executor(options.jobs if len(todo) > 1 else 1)
+    executor = make_executor(options.jobs if len(todo) > 1 else 1, options.scheduler)
     config = WorkerConfig(out_root, options.placement)
     try:
         if todo:
@@ -315,6 +316,9 @@ class _Scheduler:
             except BrokenProcessPool:
                 lost.append(batch)
                 continue
+            except LostBatch:  # only this batch: the rest of the cluster goes on
+                self._run_alone(batch)
+                continue
             except Exception as exc:  # e.g. a task that cannot be pickled: report, never drop
                 results = [TaskResult(t.key, False, error=f"could not run: {type(exc).__name__}: {exc}") for t, _ in batch]
             for result in results:
@@ -333,7 +337,7 @@ class _Scheduler:
             task = item[0]
             try:
                 results = self.executor.submit(run_batch, self.config, [item]).result()
-            except BrokenProcessPool:
+            except (BrokenProcessPool, LostBatch):
                 self.executor.restart()
                 results = [TaskResult(task.key, False, error=(
                     f"the worker process died while processing {task.describe_inputs()} "
