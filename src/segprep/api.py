@@ -67,6 +67,13 @@ def sample(name: str, out: str | Path, *, options: dict[str, Any] | None = None,
     return out
 
 
+def download(name: str, raw: str | Path, *, use_tool: bool = False, quiet: bool = False, **kw) -> list:
+    """Fetches the public downloads of ``name`` into ``raw``; describes the others. See ``downloads``."""
+    from segprep import downloads
+
+    return downloads.download(datasets.get(name), Path(raw), use_tool=use_tool, quiet=quiet, **kw)
+
+
 def demo(directory: str | Path = "demo", *, jobs: int | None = None, quiet: bool = False) -> bool:
     """sample -> prepare -> verify for every dataset, in ``directory``; True when all passed."""
     directory = Path(directory)

@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
         _add_options(s, recipe.SAMPLE_OPTIONS)
         s.set_defaults(func=_sample, dataset=name, recipe_options=recipe.SAMPLE_OPTIONS)
 
+    download = commands.add_parser("download", help="fetch the public archives of a dataset, resumably, checked")
+    download.add_argument("dataset", choices=list(datasets.registry()))
+    download.add_argument("--raw", required=True, type=Path, help="folder to download into")
+    download.add_argument("--use-tool", action="store_true",
+                          help="run the dataset's official downloader for files behind a login (e.g. csDownload)")
+    download.add_argument("--quiet", action="store_true")
+    download.set_defaults(func=_download)
+
     demo = commands.add_parser("demo", help="sample -> prepare -> verify every dataset into ./demo")
     demo.add_argument("--dir", default=Path("demo"), type=Path)
     demo.add_argument("--quiet", action="store_true")
@@ -150,6 +158,16 @@ def _sample(args: argparse.Namespace) -> int:
     out = api.sample(args.dataset, args.out, options=_recipe_options(args), jobs=args.jobs)
     print(f"wrote a miniature {args.dataset} download to {out}")
     return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    outcomes = api.download(args.dataset, args.raw, use_tool=args.use_tool, quiet=args.quiet)
+    width = max(len(o.filename) for o in outcomes)
+    for o in outcomes:
+        print(f"  {o.filename:<{width}}  {o.status:<13}  {o.detail}")
+    if any(o.status == "manual" for o in outcomes):
+        print("files marked 'manual' need a login: fetch them in a browser, then run `segprep prepare`")
+    return 1 if any(o.status in ("failed", "manual") for o in outcomes) else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -26,6 +26,11 @@ class Download:
     page: str  # where it comes from
     holds: str  # what is inside, and the extracted folders accepted instead of the archive
     login: bool = False  # behind a registration form
+    url: str = ""  # direct link when the file is public: `segprep download` fetches it
+    md5: str = ""  # published checksums, when they are established
+    sha256: str = ""
+    bytes: int = 0  # exact size when established
+    tool: tuple[str, ...] = ()  # an official downloader for login-only files, "{raw}" and "{filename}" filled in
 
     def describe(self) -> str:
         size = f", {self.size}" if self.size else ""
