@@ -257,25 +257,21 @@ def _pngs_under(anchor: Path):
 
 
 def _image_key(rel: str) -> Key | None:
-    for layout, pattern in _IMAGE_PATTERNS:
-        match = pattern.search(rel)
-        if match:
-            folder, seq, frame = match.group(1), int(match.group(2)), int(match.group(3))
-            if layout == "kitti":
-                split = "test" if folder == "testing" else _TRAINING_SPLIT.get(seq)
-                return None if split is None else (split, seq, frame)
-            _check_arranged_split(rel, folder, seq)
-            return folder, seq, frame
-    return None
+    return _key(rel, _IMAGE_PATTERNS, raw_layout="kitti")
 
 
 def _map_key(rel: str) -> Key | None:
-    for layout, pattern in _MAP_PATTERNS:
+    return _key(rel, _MAP_PATTERNS, raw_layout="videoknet")
+
+
+def _key(rel: str, patterns, raw_layout: str) -> Key | None:
+    """(split, seq, frame) of a path; in ``raw_layout`` (training/testing folders) the split comes from the seq."""
+    for layout, pattern in patterns:
         match = pattern.search(rel)
         if match:
             folder, seq, frame = match.group(1), int(match.group(2)), int(match.group(3))
-            if layout == "videoknet":
-                split = _TRAINING_SPLIT.get(seq)
+            if layout == raw_layout:
+                split = "test" if folder == "testing" else _TRAINING_SPLIT.get(seq)
                 return None if split is None else (split, seq, frame)
             _check_arranged_split(rel, folder, seq)
             return folder, seq, frame

@@ -51,12 +51,10 @@ def write_bytes(target: Path, data: bytes) -> tuple[int, int]:
             f = open(tmp, "wb")
         with f:
             f.write(data)
-        os.replace(tmp, target)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    st = os.stat(target)
-    return st.st_mtime_ns, st.st_ino
+    return _commit(tmp, target)
 
 
 def link(source: str, target: Path) -> tuple[int, int] | None:
@@ -75,6 +73,11 @@ def link(source: str, target: Path) -> tuple[int, int] | None:
         if exc.errno in _NO_LINK:
             return None
         raise
+    return _commit(tmp, target)
+
+
+def _commit(tmp: Path, target: Path) -> tuple[int, int]:
+    """Rename the finished temporary into place; returns (mtime_ns, inode) of the result."""
     try:
         os.replace(tmp, target)
     except BaseException:

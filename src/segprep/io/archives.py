@@ -333,12 +333,11 @@ def _stored_data_offset(path: str, info: zipfile.ZipInfo) -> int:
     return info.header_offset + 30 + name_len + extra_len
 
 
-class _Slice(io.RawIOBase):
-    """A read-only window [start, start+size) of a file, seekable."""
+class _Window(io.RawIOBase):
+    """Base of the read-only seekable views below: position bookkeeping; subclasses read."""
 
-    def __init__(self, path: str, start: int, size: int) -> None:
-        self._f = open(path, "rb")
-        self._start, self._size, self._pos = start, size, 0
+    _size = 0
+    _pos = 0
 
     def readable(self) -> bool:
         return True
@@ -353,6 +352,14 @@ class _Slice(io.RawIOBase):
         base = {0: 0, 1: self._pos, 2: self._size}[whence]
         self._pos = max(0, base + offset)
         return self._pos
+
+
+class _Slice(_Window):
+    """A read-only window [start, start+size) of a file: a zip stored inside a zip."""
+
+    def __init__(self, path: str, start: int, size: int) -> None:
+        self._f = open(path, "rb")
+        self._start, self._size, self._pos = start, size, 0
 
     def readinto(self, buffer) -> int:
         n = max(0, min(len(buffer), self._size - self._pos))
@@ -368,7 +375,7 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
-class _Parts(io.RawIOBase):
+class _Parts(_Window):
     """The parts of a split archive read as one seekable stream (never concatenated on disk)."""
 
     def __init__(self, paths: tuple[str, ...]) -> None:
@@ -379,20 +386,6 @@ class _Parts(io.RawIOBase):
             self._starts.append(total)
             total += os.fstat(f.fileno()).st_size
         self._size, self._pos = total, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     def readinto(self, buffer) -> int:
         view = memoryview(buffer)
