@@ -67,6 +67,26 @@ def sample(name: str, out: str | Path, *, options: dict[str, Any] | None = None,
     return out
 
 
+def report(data: str | Path = "data", out: str | Path = "report", *, names: list[str] | None = None,
+           jobs: int | None = None, quiet: bool = False) -> Path:
+    """Writes the HTML report of every prepared dataset under ``data`` (or ``names``); returns index.html."""
+    from segprep.report.page import write_report
+
+    data, out = Path(data).absolute(), Path(out).absolute()
+    jobs = jobs or default_jobs()
+    progress = Progress(quiet)
+    sections, reports = [], {}
+    for name, recipe_class in datasets.registry().items():
+        if names is not None and name not in names:
+            continue
+        if not (data / recipe_class.FOLDER).is_dir():
+            continue
+        progress.say(f"report: {name}")
+        sections.append(recipe_class().report_section(data / recipe_class.FOLDER, jobs, progress))
+        reports[name] = verify(name, data, jobs=jobs, quiet=quiet)
+    return write_report(sections, reports, out, data)
+
+
 def download(name: str, raw: str | Path, *, use_tool: bool = False, quiet: bool = False, **kw) -> list:
     """Fetches the public downloads of ``name`` into ``raw``; describes the others. See ``downloads``."""
     from segprep import downloads

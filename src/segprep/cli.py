@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
         _add_options(s, recipe.SAMPLE_OPTIONS)
         s.set_defaults(func=_sample, dataset=name, recipe_options=recipe.SAMPLE_OPTIONS)
 
+    report = commands.add_parser("report", help="a static HTML report of the prepared datasets")
+    report.add_argument("--data", default=Path("data"), type=Path)
+    report.add_argument("--out", default=Path("report"), type=Path, help="folder for index.html and thumbnails")
+    report.add_argument("--dataset", action="append", dest="names", help="only this dataset (repeatable)")
+    report.add_argument("--quiet", action="store_true")
+    _add_jobs(report)
+    report.set_defaults(func=_report)
+
     download = commands.add_parser("download", help="fetch the public archives of a dataset, resumably, checked")
     download.add_argument("dataset", choices=list(datasets.registry()))
     download.add_argument("--raw", required=True, type=Path, help="folder to download into")
@@ -157,6 +165,12 @@ def _verify(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     out = api.sample(args.dataset, args.out, options=_recipe_options(args), jobs=args.jobs)
     print(f"wrote a miniature {args.dataset} download to {out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    index = api.report(args.data, args.out, names=args.names, jobs=args.jobs, quiet=args.quiet)
+    print(f"report written: {index}")
     return 0
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from segprep.checks.findings import Report
 from segprep.engine.progress import Progress
 from segprep.engine.runner import Plan
+
+if TYPE_CHECKING:
+    from segprep.report.model import ReportSection
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,12 @@ class Recipe:
 
     def sample(self, out: Path, options: dict[str, Any], jobs: int) -> None:
         raise NotImplementedError
+
+    def report_section(self, out_root: Path, jobs: int, progress: Progress) -> "ReportSection":
+        """Counts, class statistics and labelled frames of a prepared folder, for ``segprep report``."""
+        from segprep.report.model import ReportSection
+
+        return ReportSection(self.NAME, self.FOLDER, self.TITLE, [], notes=["(no report view for this dataset yet)"])
 
     @classmethod
     def download_help(cls) -> str:

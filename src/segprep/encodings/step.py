@@ -17,6 +17,14 @@ CLASS_NAMES = (
 )
 
 
+# Cityscapes colours of the trainIds (cityscapesScripts helpers/labels.py), for drawing
+CLASS_COLORS = (
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153), (250, 170, 30),
+    (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142),
+    (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
+)
+
+
 def decode(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(semantic uint8, instance uint16) of an (H, W, 3) uint8 STEP panoptic map."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
