@@ -30,7 +30,7 @@ def chromium() -> str | None:
 def demo_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     assert api.demo(root, jobs=2, quiet=True)
-    index = api.report(root / "data", root / "report", jobs=2, quiet=True)
+    index = api.report_html(root / "data", root / "report", jobs=2, quiet=True)
     return root, index
 
 
@@ -47,7 +47,7 @@ def test_the_report_lists_every_prepared_dataset_with_counts_charts_frames_and_f
     # thumbnails, not full frames
     assert max((index.parent / src).stat().st_size for src in images) < 200_000
     # a second build gives the same bytes (deterministic sampling and drawing)
-    again = api.report(root / "data", root / "report2", jobs=2, quiet=True)
+    again = api.report_html(root / "data", root / "report2", jobs=2, quiet=True)
     assert again.read_bytes() == index.read_bytes()
     for src in images:
         assert (again.parent / src).read_bytes() == (index.parent / src).read_bytes()
@@ -59,7 +59,7 @@ def test_findings_link_to_the_files_they_name(demo_report, tmp_path):
     shutil.copytree(root / "data" / "kitti-step", data / "kitti-step")
     victim = data / "kitti-step/video_sequence/val/000002_000001_leftImg8bit.png"
     victim.write_bytes(victim.read_bytes()[:500])
-    index = api.report(data, tmp_path / "report", names=["kitti-step"], jobs=1, quiet=True)
+    index = api.report_html(data, tmp_path / "report", names=["kitti-step"], jobs=1, quiet=True)
     page = index.read_text()
     link = re.search(r'<a href="([^"]+)">video_sequence/val/000002_000001_leftImg8bit.png</a>', page)
     assert link and (index.parent / link.group(1)).resolve() == victim.resolve()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from segprep.engine.executors import default_jobs
 from segprep.engine.progress import Progress
 from segprep.engine.runner import RunOptions, RunSummary
 from segprep.engine.tasks import PLACEMENTS
+from segprep.errors import SegprepError
 
 STATE_FOLDER = ".segprep"  # under --data: journals and failure logs, one folder per dataset
 
@@ -47,6 +49,49 @@ def prepare(
     return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
 
 
+@dataclass
+class DatasetOutcome:
+    name: str
+    status: str  # "prepared", "failed", "skipped"
+    detail: str = ""
+    summary: RunSummary | None = None
+
+
+def inventory(raw: str | Path) -> dict[str, list]:
+    """For every dataset: its downloads found, missing or wrong in ``raw`` (see ``segprep.inventory``)."""
+    from segprep import inventory as inv
+
+    return {name: inv.inspect(recipe(), Path(raw)) for name, recipe in datasets.registry().items()}
+
+
+def prepare_all(raw: str | Path, data: str | Path = "data", *, quiet: bool = False, **kw) -> list[DatasetOutcome]:
+    """Prepares every dataset whose downloads are complete in ``raw`` (or ``raw/<name>``), one after the other.
+
+    A failure in one dataset does not stop the others.
+    """
+    from segprep import inventory as inv
+
+    raw = Path(raw)
+    progress = Progress(quiet)
+    outcomes = []
+    for name, recipe in datasets.registry().items():
+        found = inv.inspect(recipe(), raw)
+        if not inv.complete(found):
+            problems = "; ".join(f"{f.download.filename} {f.status}" for f in found if f.status != "found")
+            outcomes.append(DatasetOutcome(name, "skipped", problems))
+            continue
+        progress.say(f"== {name}")
+        try:
+            summary = prepare(name, inv.dataset_raw(raw, recipe), data, quiet=quiet, **kw)
+        except SegprepError as exc:
+            outcomes.append(DatasetOutcome(name, "failed", str(exc)))
+            continue
+        status = "prepared" if summary.ok else "failed"
+        detail = f"{summary.written:,} written, {summary.skipped:,} skipped, {len(summary.failures):,} failed"
+        outcomes.append(DatasetOutcome(name, status, detail, summary))
+    return outcomes
+
+
 def verify(name: str, data: str | Path = "data", *, official: bool = False, jobs: int | None = None,
            quiet: bool = False) -> Report:
     recipe = datasets.get(name)
@@ -67,7 +112,7 @@ def sample(name: str, out: str | Path, *, options: dict[str, Any] | None = None,
     return out
 
 
-def report(data: str | Path = "data", out: str | Path = "report", *, names: list[str] | None = None,
+def report_html(data: str | Path = "data", out: str | Path = "report", *, names: list[str] | None = None,
            jobs: int | None = None, quiet: bool = False) -> Path:
     """Writes the HTML report of every prepared dataset under ``data`` (or ``names``); returns index.html."""
     from segprep.report.page import write_report
@@ -95,18 +140,20 @@ def download(name: str, raw: str | Path, *, use_tool: bool = False, quiet: bool 
 
 
 def demo(directory: str | Path = "demo", *, jobs: int | None = None, quiet: bool = False) -> bool:
-    """sample -> prepare -> verify for every dataset, in ``directory``; True when all passed."""
+    """sample -> prepare all -> verify -> report, in ``directory``; True when everything passed."""
     directory = Path(directory)
     progress = Progress(quiet)
-    ok = True
     for name in datasets.registry():
-        raw = directory / "raw" / name
-        progress.say(f"== {name}: writing a sample download to {raw}")
-        sample(name, raw, jobs=jobs)
-        summary = prepare(name, raw, directory / "data", jobs=jobs, quiet=quiet)
-        progress.say(summary.table())
-        report = verify(name, directory / "data", jobs=jobs, quiet=quiet)
+        progress.say(f"== {name}: writing a sample download to {directory / 'raw' / name}")
+        sample(name, directory / "raw" / name, jobs=jobs)
+    outcomes = prepare_all(directory / "raw", directory / "data", jobs=jobs, quiet=quiet)
+    ok = all(o.status == "prepared" for o in outcomes)
+    for outcome in outcomes:
+        progress.say(f"{outcome.name}: {outcome.status} ({outcome.detail})")
+        report = verify(outcome.name, directory / "data", jobs=jobs, quiet=quiet)
         progress.say(report.table())
-        ok = ok and summary.ok and report.ok
+        ok = ok and report.ok
+    index = report_html(directory / "data", directory / "report", jobs=jobs, quiet=quiet)
+    progress.say(f"report: {index}")
     progress.say(f"demo {'passed' if ok else 'FAILED'}: prepared data in {directory / 'data'}")
     return ok

@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"segprep {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    listing = commands.add_parser("list", help="the datasets and the downloads each needs")
+    listing = commands.add_parser("list", help="the datasets and the downloads each needs; with --raw, what is there")
+    listing.add_argument("--raw", type=Path, default=None, help="a folder of downloads to inspect")
     listing.set_defaults(func=_list)
 
     prepare = commands.add_parser("prepare", help="build data/<dataset> from the raw download")
@@ -49,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     verify_sets = verify.add_subparsers(title="datasets", metavar="DATASET", required=True)
     sample = commands.add_parser("sample", help="write a miniature raw download in the official format")
     sample_sets = sample.add_subparsers(title="datasets", metavar="DATASET", required=True)
+
+    every = prepare_sets.add_parser("all", help="every dataset whose downloads are complete in --raw (or --raw/<name>)")
+    every.add_argument("--raw", required=True, type=Path)
+    every.add_argument("--data", default=Path("data"), type=Path)
+    every.add_argument("--quiet", action="store_true")
+    _add_jobs(every)
+    every.set_defaults(func=_prepare_all)
 
     for name, recipe in datasets.registry().items():
         p = prepare_sets.add_parser(name, help=recipe.TITLE, description=f"{recipe.TITLE}. Downloads:\n"
@@ -126,10 +134,27 @@ def _recipe_options(args: argparse.Namespace) -> dict:
 
 
 def _list(args: argparse.Namespace) -> int:
+    found = api.inventory(args.raw) if args.raw else {}
     for name, recipe in datasets.registry().items():
         print(f"{name}: {recipe.TITLE} -> data/{recipe.FOLDER}/")
-        print(recipe.download_help())
+        if not args.raw:
+            print(recipe.download_help())
+            continue
+        for f in found[name]:
+            print(f"  [{f.status:^7}] {f.download.filename}: {f.detail}")
+    if args.raw:
+        ready = [name for name, rows in found.items() if all(f.status == "found" for f in rows)]
+        print(f"ready to prepare: {', '.join(ready) or 'none'}")
     return 0
+
+
+def _prepare_all(args: argparse.Namespace) -> int:
+    outcomes = api.prepare_all(args.raw, args.data, jobs=args.jobs, quiet=args.quiet)
+    width = max(len(o.name) for o in outcomes)
+    print("prepare all:")
+    for o in outcomes:
+        print(f"  {o.name:<{width}}  {o.status:<8}  {o.detail}")
+    return 0 if all(o.status != "failed" for o in outcomes) and any(o.status == "prepared" for o in outcomes) else 1
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -169,7 +194,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    index = api.report(args.data, args.out, names=args.names, jobs=args.jobs, quiet=args.quiet)
+    index = api.report_html(args.data, args.out, names=args.names, jobs=args.jobs, quiet=args.quiet)
     print(f"report written: {index}")
     return 0
 

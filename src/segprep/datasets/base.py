@@ -34,6 +34,7 @@ class Download:
     sha256: str = ""
     bytes: int = 0  # exact size when established
     tool: tuple[str, ...] = ()  # an official downloader for login-only files, "{raw}" and "{filename}" filled in
+    extracted: tuple[str, ...] = ()  # relative paths whose presence means the archive was extracted instead
 
     def describe(self) -> str:
         size = f", {self.size}" if self.size else ""
@@ -74,6 +75,10 @@ class Recipe:
 
     def sample(self, out: Path, options: dict[str, Any], jobs: int) -> None:
         raise NotImplementedError
+
+    def inspect_raw(self, raw: Path) -> list[tuple[str, str]]:
+        """(file or folder, problem) for downloads that are present but wrong, beyond missing/damaged archives."""
+        return []
 
     def report_section(self, out_root: Path, jobs: int, progress: Progress) -> "ReportSection":
         """Counts, class statistics and labelled frames of a prepared folder, for ``segprep report``."""

@@ -46,6 +46,7 @@ IMAGES = Download(
     "testing/image_02/ (0000-0028); its extracted training/ and testing/ folders, or DeepLab2's "
     "images/{train,val,test}/{seq:04d}/ are accepted too",
     url="https://s3.eu-central-1.amazonaws.com/avg-kitti/data_tracking_image_2.zip",
+    extracted=("training/image_02", "testing/image_02", "images/train", "images/test"),
 )
 MAPS = Download(
     "kitti-step.tar.gz", "",
@@ -53,6 +54,7 @@ MAPS = Download(
     "STEP panoptic maps, kitti-step/panoptic_maps/{train,val}/{seq:04d}/{frame:06d}.png; the extracted "
     "panoptic_maps/ folder (or Video K-Net's merged training/panoptic/{seq:04d}/) is accepted too",
     url="https://storage.googleapis.com/gresearch/tf-deeplab/data/kitti-step.tar.gz",
+    extracted=("kitti-step/panoptic_maps", "panoptic_maps", "training/panoptic"),
 )
 
 # Relative paths (of extracted files or archive members) -> (layout, split-or-folder, seq, frame)
