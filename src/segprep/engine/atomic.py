@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,30 @@ def write_bytes(target: Path, data: bytes) -> tuple[int, int]:
         _unlink_quietly(tmp)
         raise
     return _commit(tmp, target)
+
+
+def write_chunks(target: Path, chunks: Iterable[bytes]) -> tuple[int, str, int, int]:
+    """Write the concatenation of ``chunks`` to ``target`` atomically without ever holding it whole.
+
+    For outputs too large to build in memory (a json of hundreds of MB). Returns
+    (size, sha256, mtime_ns, inode) of the result.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(target)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    st = os.stat(target)
+    return size, digest.hexdigest(), st.st_mtime_ns, st.st_ino
 
 
 def link(source: str, target: Path) -> tuple[int, int] | None:

@@ -48,11 +48,18 @@ class RunOptions:
 class FinalizeContext:
     """What ``finalize`` gets: every task's returned value (new or from the journal) and atomic writes."""
 
-    def __init__(self, out_root: Path, tasks: list[Task], extras: dict[str, Any]):
+    def __init__(self, out_root: Path, tasks: list[Task], extras: dict[str, Any],
+                 say: Callable[[str], None] | None = None):
         self.out_root = out_root
         self.tasks = tasks
         self.extras = extras
         self.written: list[str] = []
+        self._say = say
+
+    def say(self, message: str) -> None:
+        """A message for the user (statistics, notes); silent with --quiet."""
+        if self._say is not None:
+            self._say(message)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         atomic.write_bytes(self.out_root / rel, data)
@@ -65,6 +72,7 @@ class Plan:
     salt: str  # recipe name, version and output-shaping options: part of every fingerprint
     notes: list[str] = field(default_factory=list)  # what was found where, for the user
     finalize: Callable[[FinalizeContext], None] | None = None
+    warnings: list[str] = field(default_factory=list)  # what will not be prepared and why; printed before the run
 
 
 @dataclass
@@ -125,6 +133,8 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
     if options.dry_run:
         summary.plan_text = describe_plan(plan, todo, summary, out_root)
         return summary
+    for warning in plan.warnings:
+        progress.say(f"{dataset}: {warning}")
     _check_space(out_root, summary.bytes_needed)
     atomic.remove_stale_temporaries({(out_root / rel).parent for task in todo for rel in task.outputs})
 
@@ -145,7 +155,7 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
                 summary.not_run = _Scheduler(executor, config, bar, on_result, options.fail_fast).run(todo)
         if not summary.failures and not summary.not_run:
             if plan.finalize is not None:
-                fctx = FinalizeContext(out_root, plan.tasks, extras)
+                fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say)
                 plan.finalize(fctx)
                 summary.finalized = fctx.written
             if options.placement == "move":
@@ -210,6 +220,7 @@ def _check_space(out_root: Path, needed: int) -> None:
 def describe_plan(plan: Plan, todo: list[Task], summary: RunSummary, out_root: Path) -> str:
     lines = [f"plan for {summary.dataset} -> {out_root}"]
     lines += [f"  {note}" for note in plan.notes]
+    lines += [f"  warning: {warning}" for warning in plan.warnings]
     groups = Counter(t.group for t in plan.tasks)
     pending = Counter(t.group for t in todo)
     width = max((len(g) for g in groups), default=0)

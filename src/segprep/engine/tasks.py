@@ -9,14 +9,16 @@ fingerprinted for the journal, and shipped to worker processes.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from segprep.engine import atomic
 from segprep.engine.atomic import OutputRecord
+from segprep.errors import MissingInput
 from segprep.io.sources import FileSource, Source, SourceReader
 
 Placement = str  # "link" (hard link, copy across filesystems), "copy", "move" (link, then consume the source)
@@ -66,9 +68,23 @@ class TaskContext:
     def read(self, source: Source) -> bytes:
         return self._reader.read(source, self._preloaded)
 
+    def open(self, source: Source) -> BinaryIO:
+        """A seekable binary file of an input too large to read whole (a file is opened, not read)."""
+        if isinstance(source, FileSource):
+            try:
+                return open(source.path, "rb")
+            except FileNotFoundError:
+                raise MissingInput(f"{source.path}: file disappeared since the plan was made; rerun prepare") from None
+        return io.BytesIO(self.read(source))
+
     def write_bytes(self, rel: str, data: bytes) -> None:
         mtime_ns, inode = atomic.write_bytes(self.out_root / rel, data)
         self.outputs.append(OutputRecord(rel, len(data), atomic.sha256(data), mtime_ns, inode))
+
+    def write_chunks(self, rel: str, chunks: Iterable[bytes]) -> None:
+        """Like ``write_bytes`` for an output streamed in pieces, never held whole in memory."""
+        size, digest, mtime_ns, inode = atomic.write_chunks(self.out_root / rel, chunks)
+        self.outputs.append(OutputRecord(rel, size, digest, mtime_ns, inode))
 
     def place(self, source: Source, rel: str, check: Callable[[bytes, str], Any] | None = None) -> Any:
         """Put the unchanged bytes of ``source`` at ``rel``: hard link when allowed, else a copy.

@@ -72,6 +72,66 @@ def _truncated(name: str, size: int, where: str) -> str:
     return f"{name} is truncated: the file ends after {size} bytes {where} (interrupted download or extraction?)"
 
 
+@dataclass(frozen=True)
+class JpegInfo:
+    width: int
+    height: int
+    components: int  # 1 gray, 3 YCbCr, 4 CMYK
+    progressive: bool
+
+
+# Start-of-frame markers (baseline, extended, progressive, lossless; Huffman or arithmetic)
+_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length field
+
+
+def jpeg_info(data: bytes, name: str) -> JpegInfo:
+    """Size of a JPEG after checking its structure: SOI first, every header segment complete, a
+    frame header before the scan, and the EOI marker at the end (a truncated file has none).
+
+    Reads the headers only (no pixel decoding); raises BadInput naming ``name``.
+    """
+    if data[:2] != b"\xff\xd8":
+        what = "is empty (0 bytes)" if not data else "is not a JPEG file (no SOI marker)"
+        raise BadInput(f"{name} {what}")
+    size = len(data)
+    pos = 2
+    info: JpegInfo | None = None
+    while True:
+        while pos < size and data[pos] == 0xFF and pos + 1 < size and data[pos + 1] == 0xFF:
+            pos += 1  # fill bytes
+        if pos + 2 > size:
+            raise BadInput(f"{name} is truncated: the file ends after {size} bytes inside the headers")
+        if data[pos] != 0xFF:
+            raise BadInput(f"{name} is corrupt: no JPEG marker at byte {pos}")
+        marker = data[pos + 1]
+        if marker in _STANDALONE_MARKERS:
+            pos += 2
+            continue
+        if marker == 0xD9:
+            raise BadInput(f"{name} is corrupt: image ends (EOI) before any scan")
+        if pos + 4 > size:
+            raise BadInput(f"{name} is truncated: the file ends after {size} bytes inside the headers")
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        end = pos + 2 + length
+        if length < 2 or end > size:
+            raise BadInput(f"{name} is truncated: the file ends after {size} bytes inside a header segment")
+        if marker in _SOF_MARKERS:
+            if length < 8:
+                raise BadInput(f"{name} is corrupt: frame header too short")
+            height, width, components = struct.unpack_from(">HHB", data, pos + 5)
+            info = JpegInfo(width, height, components, marker in (0xC2, 0xC6, 0xCA, 0xCE))
+        elif marker == 0xDA:
+            if info is None:
+                raise BadInput(f"{name} is corrupt: scan data before the frame header")
+            break
+        pos = end
+    if data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
+        raise BadInput(f"{name} is truncated: no end-of-image marker after {size} bytes "
+                       "(interrupted download or extraction?)")
+    return info
+
+
 def decode_png(data: bytes, name: str) -> np.ndarray:
     """Pixels of a PNG as an array: (H, W) for one channel, (H, W, C) otherwise; 16-bit stays uint16."""
     try:
