@@ -27,12 +27,12 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 class JsonScanner:
     """Members of a JSON file's top-level object, read in windows from a seekable binary file."""
 
-    def __init__(self, fileobj: BinaryIO, name: str, window: int = DEFAULT_WINDOW):
+    def __init__(self, fileobj: BinaryIO, name: str, window: int | None = None):
         self.name = name
         self._f = fileobj
         self._f.seek(0, 2)
         self.size = self._f.tell()
-        self._window_size = window
+        self._window_size = window or DEFAULT_WINDOW
         self._decoder = json.JSONDecoder()
         self._base = 0  # file offset of self._text[0]
         self._text = ""  # the window: bytes [base, base + len) decoded as Latin-1
