@@ -58,6 +58,17 @@ class Option:
         return self.name.replace("-", "_")
 
 
+def parse_splits(text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``--splits`` option ("train,val") as a tuple; an unknown or empty list is refused."""
+    splits = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = set(splits) - set(allowed)
+    if unknown or not splits:
+        from segprep.errors import SegprepError
+
+        raise SegprepError(f"--splits: unknown split(s) {sorted(unknown)}; choose from {', '.join(allowed)}")
+    return splits
+
+
 class Recipe:
     NAME: ClassVar[str]  # command-line name, e.g. "kitti-step"
     FOLDER: ClassVar[str]  # folder under --data, as the training code expects it

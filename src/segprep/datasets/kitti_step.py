@@ -18,13 +18,13 @@ import numpy as np
 
 from segprep.checks import rules
 from segprep.checks.findings import Report
-from segprep.datasets.base import Download, Option, Recipe
+from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.encodings import step
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.engine.runner import Plan
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput, MissingInput, SegprepError
+from segprep.errors import BadInput, MissingInput
 from segprep.io.archives import find_archive, list_members
 from segprep.io.images import decode_png, png_info
 from segprep.io.sources import FileSource, MemberSource, Source
@@ -336,11 +336,7 @@ def _check_arranged_split(rel: str, split: str, seq: int) -> None:
 
 
 def _parse_splits(text: str) -> tuple[str, ...]:
-    splits = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = set(splits) - set(SPLITS)
-    if unknown or not splits:
-        raise SegprepError(f"--splits: unknown split(s) {sorted(unknown)}; choose from {', '.join(SPLITS)}")
-    return splits
+    return parse_splits(text, SPLITS)
 
 
 def _describe(download: Download) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from segprep.checks.findings import Report
-from segprep.datasets.base import Download, Option, Recipe
+from segprep.datasets.base import Option, Recipe, parse_splits
 from segprep.encodings import youtube_vis as vis
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
@@ -438,7 +438,7 @@ class YouTubeVIS(Recipe):
 
     def plan(self, raw: Path, out_root: Path, options: dict[str, Any]) -> Plan:
         requested = options.get("splits") or "train,valid,test"
-        splits = _parse_splits(requested)
+        splits = parse_splits(requested, SPLITS)
         explicit = requested != "train,valid,test"
         all_frames = bool(options.get("all_frames"))
         found = find_inputs(raw, self.YEAR)
@@ -552,14 +552,6 @@ class YouTubeVIS(Recipe):
 
         write_sample(out, self.YEAR, frames=int(options.get("frames") or 4),
                      all_frames=bool(options.get("all_frames")), jobs=jobs)
-
-
-def _parse_splits(text: str) -> tuple[str, ...]:
-    splits = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = set(splits) - set(SPLITS)
-    if unknown or not splits:
-        raise SegprepError(f"--splits: unknown split(s) {sorted(unknown)}; choose from {', '.join(SPLITS)}")
-    return splits
 
 
 def _plan_videos(source: Source, reader: SourceReader) -> list[dict]:
