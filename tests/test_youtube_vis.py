@@ -371,6 +371,18 @@ def test_conversion_in_any_key_order_and_any_window(tmp_path, order, window, mon
     assert (stats["objects"], stats["instances"], stats["images"]) == (4, 3, 5)
 
 
+def test_rle_text_is_copied_only_when_it_is_what_json_dumps_writes(tmp_path):
+    path = tmp_path / "train.json"
+    text = json.dumps(official_document())
+    assert text.count('"counts": [1, 2, 9]') == 3
+    path.write_text(text.replace('"counts": [1, 2, 9]', '"counts": [1,2, 9]', 1))  # valid JSON, other spacing
+    with open(path, "rb") as f:
+        assert b"".join(convert(f, "t", "2019", "train")[0]) == reference_bytes(path, "train")
+    path.write_text(text.replace('"counts": [1, 2, 9]', '"counts": [1, 02, 9]', 1))  # not JSON: refused
+    with open(path, "rb") as f, pytest.raises(BadInput, match="cannot decode"):
+        b"".join(convert(f, "t", "2019", "train")[0])
+
+
 def test_converter_edge_cases_match_the_reference_or_are_named(tmp_path):
     path = tmp_path / "train.json"
     document = official_document()

@@ -32,7 +32,7 @@ from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.archives import Archive, Member, find_archive, list_members
 from segprep.io.images import jpeg_info
-from segprep.io.jsonscan import JsonScanner
+from segprep.io.jsonscan import JsonScanner, Raw, decode_shallow
 from segprep.io.sources import FileSource, MemberSource, Source, SourceReader
 
 SPLITS = ("train", "valid", "test")
@@ -41,9 +41,18 @@ PUBLISHED_VIDEOS = {  # https://youtube-vos.org/dataset/vis/
     "2019": {"train": 2238, "valid": 302, "test": 343},
     "2021": {"train": 2985, "valid": 421, "test": 453},
 }
+JSON_DEPTH = 2  # annotation files are looked for in --raw and two folder levels below (frames: four)
 _FRAME = re.compile(r"^[^/\\]+/[^/\\]+\.jpg$")
 _MEMBER_FRAME = re.compile(r"^(?:([^/]+)/)?JPEGImages/([^/]+)/([^/]+\.jpg)$")
 _MEMBER_JSON = re.compile(r"^(?:([^/]+)/)?instances\.json$")
+# A track's "segmentations" as json.dumps writes it (null or uncompressed RLE, ", " and ": " separators):
+# found by a fast, lenient pattern (no brackets, braces or quotes can hide inside the counts), then each
+# RLE is checked against the strict grammar before its text is copied as it is (the bytes json.dumps
+# would write); any other form is decoded and re-encoded.
+_LENIENT_RLE = r'(?:null|\{"counts": \[[0-9, ]*\], "size": \[[0-9]+, [0-9]+\]\})'
+_RAW_SEGMENTATIONS = {"segmentations": re.compile(r"\[(?:%s(?:, %s)*)?\]" % (_LENIENT_RLE, _LENIENT_RLE))}
+_RLE_ITEM = re.compile(r"null|\{[^}]*\}")
+_LEADING_ZERO = re.compile(r"(?:^| )0[0-9]")
 _VOS_HINT = ("it looks like YouTube-VOS (video object segmentation: meta.json and Annotations/ PNGs), a "
              "different dataset from YouTube-VIS with the same archive names")
 
@@ -98,7 +107,8 @@ def read_official(scanner: JsonScanner, year: str, with_annotations: bool) -> Of
         elif member.key == "annotations" and with_annotations:
             if not member.is_array():
                 raise BadInput(f"{scanner.name}: 'annotations' is not a list")
-            tracks = [_index_track(scanner.name, start, end, value) for start, end, value in member.elements()]
+            tracks = [_index_track(scanner.name, start, end, value)
+                      for start, end, value in member.elements(raw=_RAW_SEGMENTATIONS)]
     if videos is None:
         raise BadInput(f"{scanner.name} has no 'videos': not a YouTube-VIS annotation file")
     official = OfficialJson(scanner.name, [], videos)
@@ -166,6 +176,8 @@ def _index_track(name: str, start: int, end: int, ann: Any) -> _Track:
     missing = {"id", "video_id", "category_id", "bboxes", "segmentations", "areas", "iscrowd"} - ann.keys()
     if missing:
         raise BadInput(f"{name}: annotation {ann.get('id')!r} lacks {sorted(missing)}")
+    if isinstance(ann["segmentations"], Raw):
+        ann = dict(ann, segmentations=_split_segmentations(ann["segmentations"]))
     lists = [ann[k] for k in ("bboxes", "segmentations", "areas")]
     if not all(isinstance(v, list) for v in lists):
         raise BadInput(f"{name}: annotation {ann['id']!r}: bboxes, segmentations and areas must be lists")
@@ -188,6 +200,65 @@ def _index_track(name: str, start: int, end: int, ann: Any) -> _Track:
             problem = "the id is not an integer"
     return _Track(start, end, ann["id"], ann["video_id"], ann["category_id"], tuple(len(v) for v in lists),
                   annotated, problem)
+
+
+def _split_segmentations(raw: Raw) -> list[Raw | None]:
+    """The elements of a canonical segmentations array (see _RAW_SEGMENTATIONS): None or the RLE's text."""
+    return [None if m.group() == "null" else Raw(raw.start + m.start(), raw.start + m.end(), m.group())
+            for m in _RLE_ITEM.finditer(raw.text, 1, len(raw.text) - 1)]
+
+
+def _load_track(scanner: JsonScanner, track: _Track, decoder=json.JSONDecoder()) -> dict:
+    """A track read again by its span; canonical segmentations stay text (``Raw``)."""
+    data = scanner.read(track.start, track.end)
+    text = data.decode("latin-1")
+    if not text.isascii():
+        return scanner.load(track.start, track.end)
+    try:
+        value, end = decode_shallow(decoder, text, 0, _RAW_SEGMENTATIONS)
+    except ValueError:
+        end = -1
+    if end != len(text) or not isinstance(value, dict):
+        raise BadInput(f"{scanner.name}: the annotation at byte {track.start:,} changed since it was read")
+    if isinstance(value.get("segmentations"), Raw):
+        value["segmentations"] = _split_segmentations(value["segmentations"])
+        if not all(s is None or _canonical_rle(s.text) for s in value["segmentations"]):
+            return scanner.load(track.start, track.end)  # decoded (and refused if it is not valid JSON)
+    return value
+
+
+def _canonical_rle(text: str) -> bool:
+    """Whether an RLE that matched _LENIENT_RLE is exactly what json.dumps writes (plain string tests,
+    no per-number work): decimal integers without leading zeros, each separated by ", "."""
+    cut = text.index('], "size": [')
+    for numbers in (text[12:cut], text[cut + 12 : -2]):
+        if not numbers:
+            continue
+        if not (numbers[0].isdigit() and numbers[-1].isdigit()) or ", ," in numbers:
+            return False
+        separators = numbers.count(", ")
+        if numbers.count(",") != separators or numbers.count(" ") != separators:
+            return False
+        if (numbers[0] == "0" or " 0" in numbers) and _LEADING_ZERO.search(numbers):
+            return False
+    return True
+
+
+def _dump_value(value: Any) -> str:
+    """``json.dumps(value)``, with a short cut for the integers, floats and boxes of annotations."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is Raw:
+        return value.text
+    if kind is list and all(type(v) is float and v - v == 0 for v in value):  # finite floats: repr is json's
+        return "[" + ", ".join(map(repr, value)) + "]"
+    return json.dumps(value)
+
+
+def _dump_record(record: dict) -> str:
+    """``json.dumps(record)`` where Raw values are their text (identical bytes for canonical text)."""
+    return "{" + ", ".join(f'"{k}": {_dump_value(v)}' for k, v in record.items()) + "}"
 
 
 # ---------------------------------------------------------------------- writing CocoVID
@@ -237,9 +308,9 @@ def cocovid_chunks(scanner: JsonScanner, official: OfficialJson, with_annotation
         for video in official.videos:
             tracks = [t for t in official.tracks.get(video["id"], ()) if t.annotated]
             if tracks:
-                loaded = [scanner.load(t.start, t.end) for t in tracks]
+                loaded = [_load_track(scanner, t) for t in tracks]
                 records = vis.annotation_records(video, loaded, image_id, annotation_id, instance_id)
-                yield (", " if annotation_id > 1 else "").encode() + json.dumps(records)[1:-1].encode()
+                yield ((", " if annotation_id > 1 else "") + ", ".join(map(_dump_record, records))).encode()
                 annotation_id += len(records)
                 instance_id += len({t.ident for t in tracks})
             image_id += len(video["file_names"])
@@ -324,7 +395,7 @@ def find_inputs(raw: Path, year: str) -> Inputs:
         raise MissingInput(f"--raw {raw} is not a folder")
     found = Inputs()
     extracted: list[FrameStore] = []
-    for folder in _folders(raw):
+    for folder, depth in _folders(raw):
         names = sorted(os.listdir(folder))
         for entry in names:
             path = folder / entry
@@ -336,6 +407,8 @@ def find_inputs(raw: Path, year: str) -> Inputs:
                 split, all_frames = _split_of(folder.name)
                 if split is not None:
                     extracted.append(FrameStore(str(path), all_frames, folder=path))
+            if depth > JSON_DEPTH:
+                continue
             json_split = _json_split(folder, entry, year)
             if json_split is not None and json_split not in found.jsons and path.is_file():
                 found.jsons[json_split] = FileSource.of(path)
@@ -356,10 +429,10 @@ def find_inputs(raw: Path, year: str) -> Inputs:
     return found
 
 
-def _folders(raw: Path, max_depth: int = 4) -> list[Path]:
-    """raw and the folders below it, a few levels deep, not descending into frame folders."""
-    found, frontier = [raw], [raw]
-    for _ in range(max_depth):
+def _folders(raw: Path, max_depth: int = 4) -> list[tuple[Path, int]]:
+    """raw and the folders below it with their depth, a few levels deep, not descending into frame folders."""
+    found, frontier = [(raw, 0)], [raw]
+    for depth in range(1, max_depth + 1):
         next_frontier = []
         for folder in frontier:
             try:
@@ -369,7 +442,7 @@ def _folders(raw: Path, max_depth: int = 4) -> list[Path]:
             for entry in entries:
                 if entry.is_dir() and not entry.name.startswith(".") and entry.name not in ("JPEGImages", "Annotations"):
                     next_frontier.append(Path(entry.path))
-        found += next_frontier
+        found += [(folder, depth) for folder in next_frontier]
         frontier = next_frontier
     return found
 

@@ -9,19 +9,72 @@ of the file (a few MB) plus one element, whatever the file size.
 The file is decoded in windows as Latin-1 (one character per byte, so positions are byte
 offsets) and parsed with the standard library's C decoder; an element whose window holds only
 ASCII is exact as decoded, any other is decoded again from its bytes as UTF-8.
+
+Bulky members of array elements can be left undecoded (``elements(raw={key: pattern})``): an
+object element's member named ``key`` whose JSON text matches ``pattern`` comes back as a
+``Raw`` span with its text, so a caller that only copies it never pays for decoding and
+re-encoding it (a regular expression match is several times faster).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from segprep.errors import BadInput
 
 DEFAULT_WINDOW = 8 << 20
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A value left undecoded: its span (byte offsets in the file, or indices in the text given to
+    ``decode_shallow``) and its JSON text."""
+
+    start: int
+    end: int
+    text: str
+
+
+def decode_shallow(decoder: json.JSONDecoder, text: str, pos: int,
+                   raw: Mapping[str, re.Pattern]) -> tuple[Any, int]:
+    """``decoder.raw_decode(text, pos)``, except that in an object the members named in ``raw`` whose
+    value matches their pattern are ``Raw`` (only the object's own members; nested ones are decoded).
+
+    Raises ``json.JSONDecodeError`` like ``raw_decode`` (at ``len(text)`` when the text ends early).
+    """
+    if text[pos : pos + 1] != "{":
+        return decoder.raw_decode(text, pos)
+    out: dict[str, Any] = {}
+    i = _WHITESPACE.match(text, pos + 1).end()
+    if text[i : i + 1] == "}":
+        return out, i + 1
+    while True:
+        key, i = decoder.raw_decode(text, i)
+        if not isinstance(key, str):
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, i)
+        i = _WHITESPACE.match(text, i).end()
+        if text[i : i + 1] != ":":
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, min(i, len(text)))
+        i = _WHITESPACE.match(text, i + 1).end()
+        pattern = raw.get(key)
+        match = pattern.match(text, i) if pattern is not None else None
+        if match is not None:
+            out[key] = Raw(i, match.end(), match.group())
+            i = match.end()
+        else:
+            out[key], i = decoder.raw_decode(text, i)
+        i = _WHITESPACE.match(text, i).end()
+        char = text[i : i + 1]
+        if char == "}":
+            return out, i + 1
+        if char != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, min(i, len(text)))
+        i = _WHITESPACE.match(text, i + 1).end()
 
 
 class JsonScanner:
@@ -133,11 +186,14 @@ class JsonScanner:
             raise self._error(f"expected '{char}', found {what}", self._offset())
         self._pos += 1
 
-    def _decode(self) -> tuple[Any, int, int]:
+    def _decode(self, raw: Mapping[str, re.Pattern] | None = None) -> tuple[Any, int, int]:
         """The value at the cursor, exact, and its span; the cursor moves past it."""
         while True:
             try:
-                value, end = self._decoder.raw_decode(self._text, self._pos)
+                if raw:
+                    value, end = decode_shallow(self._decoder, self._text, self._pos, raw)
+                else:
+                    value, end = self._decoder.raw_decode(self._text, self._pos)
             except json.JSONDecodeError as exc:
                 # Cut by the window's end, or really invalid?
                 cut = exc.pos >= len(self._text) - 16 or exc.msg.startswith("Unterminated string")
@@ -157,6 +213,9 @@ class JsonScanner:
                     value = json.loads(chunk.encode("latin-1"))
                 except (ValueError, UnicodeDecodeError) as exc:
                     raise self._error(str(exc), start) from None
+        if raw and isinstance(value, dict):
+            value = {k: Raw(v.start + self._base, v.end + self._base, v.text) if isinstance(v, Raw) else v
+                     for k, v in value.items()}
         self._pos = end
         return value, start, self._offset()
 
@@ -191,10 +250,13 @@ class Member:
     def is_array(self) -> bool:
         return self._scanner._peek() == "["
 
-    def elements(self) -> Iterator[tuple[int, int, Any]]:
-        """(start, end, value) of each element of an array value, in order; BadInput if not an array."""
+    def elements(self, raw: Mapping[str, re.Pattern] | None = None) -> Iterator[tuple[int, int, Any]]:
+        """(start, end, value) of each element of an array value, in order; BadInput if not an array.
+
+        ``raw``: members of object elements to leave undecoded when their text matches (see ``Raw``).
+        """
         self._use()
-        self._rest = self._walk()
+        self._rest = self._walk(raw)
         return self._rest
 
     def finish(self) -> None:
@@ -205,7 +267,7 @@ class Member:
             for _ in self._rest:
                 pass
 
-    def _walk(self) -> Iterator[tuple[int, int, Any]]:
+    def _walk(self, raw: Mapping[str, re.Pattern] | None) -> Iterator[tuple[int, int, Any]]:
         s = self._scanner
         if s._peek() != "[":
             raise s._error(f"'{self.key}' is not an array", s._offset())
@@ -215,7 +277,7 @@ class Member:
             s._pos += 1
             return
         while True:
-            value, start, end = s._decode()
+            value, start, end = s._decode(raw)
             yield start, end, value
             s._skip_ws()
             if s._peek() == "]":
