@@ -543,6 +543,23 @@ def test_damaged_and_missing_frames_fail_alone_and_the_jsons_are_written(extract
                                                 f"valid/JPEGImages/{video_name('2019', 'valid', 0)}/00005.jpg"}
 
 
+def test_a_truncated_json_fails_its_conversion_only_and_a_hostile_archive_is_refused(raw19, extracted19, tmp_path):
+    src = tmp_path / "raw"
+    shutil.copytree(extracted19, src)
+    official = src / "train.json"
+    official.write_bytes(official.read_bytes()[:-5000])  # the videos come first: the plan still reads them
+    summary = api.prepare("youtube-vis-2019", src, tmp_path / "data", jobs=2, quiet=True)
+    assert [f.key for f in summary.failures] == ["annotations/youtube_vis_2019_train.json"]
+    assert "train.json: not valid JSON at byte" in summary.failures[0].error
+    assert summary.written == len(expected_files("2019")) - 1
+    hostile = _only(raw19, tmp_path / "hostile", ["train.json", "valid.json", "valid.zip"])
+    with zipfile.ZipFile(hostile / "train.zip", "w") as zf:
+        zf.writestr("train/JPEGImages/../../../../etc/cron.d/x.jpg", b"x")
+    with pytest.raises(BadInput, match=r"etc/cron\.d/x\.jpg"):
+        api.prepare("youtube-vis-2019", hostile, tmp_path / "data2", quiet=True)
+    assert not (tmp_path / "data2").exists()
+
+
 def test_frames_of_another_size_are_refused(extracted19, tmp_path):
     src = tmp_path / "raw"
     shutil.copytree(extracted19, src)
