@@ -31,6 +31,7 @@ from segprep.samples.youtube_vis import VIDEOS, ellipse_rle, video_name, write_l
 from ytvis_reference import reference_bytes, reference_cocovid
 
 FRAMES = 4
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # pycocotools + numpy 2
 SPLITS = ("train", "valid", "test")
 
 
@@ -615,3 +616,19 @@ def test_verify_official_compares_with_the_published_counts(prepared19, capsys):
     out = capsys.readouterr().out
     assert "train: 2 videos found, 2,238 published" in out
     assert "valid: 1 videos found, 302 published" in out and "test: 1 videos found, 343 published" in out
+
+
+def test_streamed_writes_are_atomic_and_hashed(tmp_path):
+    from segprep.engine import atomic
+
+    target = tmp_path / "a.json"
+    size, digest, _, _ = atomic.write_chunks(target, iter([b"{", b"}"]))
+    assert (size, digest, target.read_bytes()) == (2, atomic.sha256(b"{}"), b"{}")
+
+    def broken():
+        yield b"[1, "
+        raise BadInput("the source ended")
+
+    with pytest.raises(BadInput):
+        atomic.write_chunks(target, broken())
+    assert target.read_bytes() == b"{}" and os.listdir(tmp_path) == ["a.json"]
