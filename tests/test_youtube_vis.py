@@ -411,11 +411,18 @@ def test_converter_edge_cases_match_the_reference_or_are_named(tmp_path):
 
 
 _PEAK_SCRIPT = """
-import json, resource, sys
+import json, sys
 import segprep.io.jsonscan as jsonscan
 from segprep.datasets.youtube_vis import convert
+
+def kb(field):
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith(field)).split()[1])
+
 jsonscan.DEFAULT_WINDOW = 1 << 20
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # the peak (VmHWM) starts again from here
+before = kb("VmRSS:")
 with open(sys.argv[1], "rb") as f:
     if sys.argv[2] == "load":
         objects = json.load(f)
@@ -423,10 +430,11 @@ with open(sys.argv[1], "rb") as f:
     else:
         chunks, stats = convert(f, "train.json", "2019", "train")
         written = sum(len(c) for c in chunks)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024, written)
+print((kb("VmHWM:") - before) * 1024, written)
 """
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc to measure peak memory")
 def test_the_conversion_never_holds_the_file(tmp_path):
     path = tmp_path / "train.json"
     size = write_large_json(path, "2019", target_bytes=16 << 20)["bytes"]
@@ -632,3 +640,40 @@ def test_streamed_writes_are_atomic_and_hashed(tmp_path):
     with pytest.raises(BadInput):
         atomic.write_chunks(target, broken())
     assert target.read_bytes() == b"{}" and os.listdir(tmp_path) == ["a.json"]
+
+
+def test_list_raw_sees_optional_other_year_and_vos_downloads(raw19, tmp_path):
+    from segprep.datasets.youtube_vis_2019 import YouTubeVIS2019
+    from segprep.datasets.youtube_vis_2021 import YouTubeVIS2021
+    from segprep.inventory import complete, inspect
+
+    assert {f.download.filename: f.status for f in inspect(YouTubeVIS2019(), raw19)} == {
+        name: "found" for name in ("train.json", "valid.json", "test.json", "train.zip", "valid.zip", "test.zip")}
+    without_test = _only(raw19, tmp_path / "a", ["train.json", "valid.json", "train.zip", "valid_all_frames.zip"])
+    found = inspect(YouTubeVIS2019(), without_test)
+    assert complete(found) and {f.download.filename for f in found if f.status == "missing"} == {"test.json",
+                                                                                                 "test.zip"}
+    wrong = [f for f in inspect(YouTubeVIS2021(), raw19) if f.status == "wrong"]
+    assert not complete(inspect(YouTubeVIS2021(), raw19)) and "youtube-vis-2019" in wrong[0].detail
+    (without_test / "train").mkdir()
+    (without_test / "train/meta.json").write_text("{}")
+    assert [f.status for f in inspect(YouTubeVIS2019(), without_test) if "meta.json" in f.download.filename] == [
+        "wrong"]
+
+
+def test_report_section_counts_classes_and_draws_tracks(prepared19):
+    from segprep.datasets.youtube_vis_2019 import YouTubeVIS2019
+    from segprep.engine.progress import Progress
+
+    section = YouTubeVIS2019().report_section(prepared19 / "youtube_vis_2019", 1, Progress(True))
+    counts = {(row.split, row.what): (row.found, row.published) for row in section.counts}
+    assert counts[("train", "videos")] == (2, 2238) and counts[("valid", "frames")] == (FRAMES, None)
+    official = load(prepared19 / "youtube_vis_2019/annotations/train.json")
+    persons = [t for t in official["annotations"] if t["category_id"] == 1]
+    assert section.stats.instances[0] == len(persons)
+    assert section.stats.pixels[0] == sum(a for t in persons for a in t["areas"] if a)
+    assert len(section.frames) == 2 and len(section.strips[0]) == FRAMES
+    for view in section.frames + section.strips[0]:
+        assert view.segments.shape == view.image.shape[:2]
+        assert set(view.category_of.values()) <= {0, 5} and view.category_of
+        assert set(np.unique(view.segments).tolist()) - {0} == set(view.category_of)

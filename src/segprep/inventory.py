@@ -15,7 +15,7 @@ from pathlib import Path
 
 from segprep.datasets.base import Download, Recipe
 from segprep.errors import BadInput
-from segprep.io.archives import Archive, find_archive, list_members
+from segprep.io.archives import Archive, archive_kind, find_archive, list_members
 
 FULL_CHECK_BYTES = 2 << 30
 
@@ -46,10 +46,21 @@ def inspect(recipe: Recipe, raw: Path) -> list[Found]:
 
 
 def complete(found: list[Found]) -> bool:
-    return all(f.status == "found" for f in found)
+    return all(f.status == "found" or (f.status == "missing" and f.download.optional) for f in found)
 
 
 def _inspect_one(download: Download, folders: list[Path]) -> Found:
+    if archive_kind(download.filename) is None:  # a plain file (an annotation json), not an archive
+        for folder in folders:
+            for rel in (download.filename, *download.extracted):
+                if (folder / rel).is_file():
+                    size = (folder / rel).stat().st_size
+                    if download.bytes and size != download.bytes:
+                        return Found(download, "wrong", f"{folder / rel}: the official file has {download.bytes:,} "
+                                                        f"bytes, this one {size:,} (incomplete or damaged download)")
+                    return Found(download, "found", f"{folder / rel}, {size / 1e6:.1f} MB")
+        where = " or ".join(str(f) for f in folders)
+        return Found(download, "missing", f"not in {where}; {download.describe()}")
     for folder in folders:
         try:
             archive = find_archive(folder, download.filename)

@@ -35,6 +35,7 @@ class Download:
     bytes: int = 0  # exact size when established
     tool: tuple[str, ...] = ()  # an official downloader for login-only files, "{raw}" and "{filename}" filled in
     extracted: tuple[str, ...] = ()  # relative paths whose presence means the archive was extracted instead
+    optional: bool = False  # the dataset can be prepared without it (e.g. an unlabelled test split)
 
     def describe(self) -> str:
         size = f", {self.size}" if self.size else ""

@@ -17,14 +17,19 @@ class YouTubeVIS2019(YouTubeVIS):
     YEAR = "2019"
     DOWNLOADS = (
         Download("train.json", "", _PAGE, "annotations of the 2,238 training videos (uncompressed RLE per frame)",
-                 login=True),
-        Download("valid.json", "", _PAGE, "the 302 validation videos (no annotations)", login=True),
-        Download("test.json", "", _PAGE, "the 343 test videos (no annotations); optional", login=True),
+                 login=True, extracted=("annotations/train.json",)),
+        Download("valid.json", "", _PAGE, "the 302 validation videos (no annotations)", login=True,
+                 extracted=("annotations/valid.json",)),
+        Download("test.json", "", _PAGE, "the 343 test videos (no annotations); optional", login=True,
+                 extracted=("annotations/test.json",), optional=True),
         Download("train.zip", "", _PAGE, "train/JPEGImages/<video>/<frame>.jpg, the annotated frames (every 5th); "
-                 "train_all_frames.zip (every frame) or the extracted train/JPEGImages/ are accepted too", login=True),
-        Download("valid.zip", "", _PAGE, "valid/JPEGImages/...; or valid_all_frames.zip, or extracted", login=True),
+                 "train_all_frames.zip (every frame) or the extracted train/JPEGImages/ are accepted too", login=True,
+                 extracted=("train/JPEGImages", "train_all_frames.zip", "train_all_frames/JPEGImages")),
+        Download("valid.zip", "", _PAGE, "valid/JPEGImages/...; or valid_all_frames.zip, or extracted", login=True,
+                 extracted=("valid/JPEGImages", "valid_all_frames.zip", "valid_all_frames/JPEGImages")),
         Download("test.zip", "", _PAGE, "test/JPEGImages/...; or test_all_frames.zip, or extracted; optional",
-                 login=True),
+                 login=True, extracted=("test/JPEGImages", "test_all_frames.zip", "test_all_frames/JPEGImages"),
+                 optional=True),
     )
 
 

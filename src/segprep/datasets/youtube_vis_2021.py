@@ -16,11 +16,12 @@ class YouTubeVIS2021(YouTubeVIS):
     YEAR = "2021"
     DOWNLOADS = (
         Download("train.zip", "", _PAGE, "train/JPEGImages/<video>/<frame>.jpg and train/instances.json (2,985 "
-                 "videos, uncompressed RLE per frame); the extracted train/ folder is accepted too", login=True),
+                 "videos, uncompressed RLE per frame); the extracted train/ folder is accepted too", login=True,
+                 extracted=("train/instances.json",)),
         Download("valid.zip", "", _PAGE, "valid/JPEGImages/ and valid/instances.json (421 videos, no annotations)",
-                 login=True),
+                 login=True, extracted=("valid/instances.json",)),
         Download("test.zip", "", _PAGE, "test/JPEGImages/ and test/instances.json (453 videos); optional",
-                 login=True),
+                 login=True, extracted=("test/instances.json",), optional=True),
     )
 
 
