@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -1029,7 +1030,9 @@ def _label_view(out_root: Path, image: dict, annotations: list[dict], index: dic
         if ann.get("category_id") not in index:
             continue
         try:
-            mask = mask_utils.decode(mask_utils.frPyObjects(ann["segmentation"], height, width)).astype(bool)
+            with warnings.catch_warnings():  # pycocotools' own use of numpy 2
+                warnings.simplefilter("ignore", DeprecationWarning)
+                mask = mask_utils.decode(mask_utils.frPyObjects(ann["segmentation"], height, width)).astype(bool)
         except Exception:
             continue
         if mask.shape == segments.shape:
