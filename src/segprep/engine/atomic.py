@@ -74,12 +74,10 @@ def write_chunks(target: Path, chunks: Iterable[bytes]) -> tuple[int, str, int, 
                 f.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
-        os.replace(tmp, target)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    st = os.stat(target)
-    return size, digest.hexdigest(), st.st_mtime_ns, st.st_ino
+    return (size, digest.hexdigest(), *_commit(tmp, target))
 
 
 def link(source: str, target: Path) -> tuple[int, int] | None:
