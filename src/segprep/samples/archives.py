@@ -10,7 +10,7 @@ import gzip
 import io
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 FIXED_TIME = (2021, 1, 1, 0, 0, 0)
@@ -29,8 +29,10 @@ def _with_parents(members: Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, b
         yield name, data
 
 
-def write_zip(path: Path, members: Iterable[tuple[str, bytes]], compresslevel: int = 1) -> None:
-    """A deflated zip of (name, bytes) pairs, written to a temporary name then renamed."""
+def write_zip(path: Path, members: Iterable[tuple[str, bytes]], compresslevel: int = 1,
+              stored: Collection[str] = ()) -> None:
+    """A deflated zip of (name, bytes) pairs (members named in ``stored`` uncompressed), written to a
+    temporary name then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     with zipfile.ZipFile(tmp, "w") as zf:
@@ -41,8 +43,9 @@ def write_zip(path: Path, members: Iterable[tuple[str, bytes]], compresslevel: i
                 zf.writestr(info, b"")
             else:
                 info.external_attr = 0o100644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
+                kind = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
+                info.compress_type = kind
+                zf.writestr(info, data, compress_type=kind, compresslevel=compresslevel)
     tmp.replace(path)
 
 
