@@ -309,6 +309,8 @@ def test_id_encoding_and_stuff_lookup_by_hand():
     rgb = np.array([[[1, 0, 0], [0, 1, 0], [0, 0, 1], [30, 150, 200]]], np.uint8)
     assert coco.rgb2id(rgb).tolist() == [[1, 256, 65536, 30 + 150 * 256 + 200 * 65536]]
     assert np.array_equal(coco.id2rgb(coco.rgb2id(rgb)), rgb)
+    rgba = np.concatenate([rgb, np.full((1, 4, 1), 255, np.uint8)], axis=2)
+    assert coco.rgba2id(rgba).tolist() == coco.rgb2id(rgb).tolist()
     ids = np.array([[0, 5, 7, 9], [5, 5, 11, 0]], np.uint32)
     # 5 sky-other-merged (187) -> 40, 7 person -> 0, 9 crowd car -> 0, 11 not listed -> 255, 0 void -> 255
     out = coco.panoptic_stuff(ids, [(5, 187), (7, 1), (9, 3)])

@@ -349,21 +349,21 @@ def report_missing(ctx: TaskContext, task: Task) -> None:
 def convert_panoptic(ctx: TaskContext, task: Task) -> None:
     """Places the panoptic PNG unchanged and writes its panoptic_stuff map (decoded once)."""
     png_rel, stuff_rel = task.outputs
-    segments = task.params["segments"]
-    size = task.params["size"]
-
-    def stuff_png(data: bytes, name: str) -> bytes:
-        ids = decode_ids(data, name, size)
-        try:
-            stuff = coco.panoptic_stuff(ids, segments)
-        except KeyError as exc:
-            raise BadInput(f"{name}: its segments_info names category {exc}, which is no COCO panoptic category") from None
-        except (TypeError, ValueError) as exc:
-            raise BadInput(f"{name}: bad segments_info in the panoptic json ({exc})") from None
-        return encode_png_fast(stuff)
-
-    stuff = ctx.place(task.inputs[0], png_rel, check=stuff_png)
+    segments, size = task.params["segments"], task.params["size"]
+    stuff = ctx.place(task.inputs[0], png_rel, check=lambda data, name: panoptic_stuff_png(data, name, segments, size))
     ctx.write_bytes(stuff_rel, stuff)
+
+
+def panoptic_stuff_png(data: bytes, name: str, segments: list, size) -> bytes:
+    """PNG bytes of the panoptic_stuff map of a panoptic PNG (``segments``: [segment id, category id] pairs)."""
+    ids = decode_ids(data, name, size)
+    try:
+        stuff = coco.panoptic_stuff(ids, segments)
+    except KeyError as exc:
+        raise BadInput(f"{name}: its segments_info names category {exc}, which is no COCO panoptic category") from None
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"{name}: bad segments_info in the panoptic json ({exc})") from None
+    return encode_png_fast(stuff)
 
 
 def decode_ids(data: bytes, name: str, size) -> np.ndarray:
@@ -373,7 +373,7 @@ def decode_ids(data: bytes, name: str, size) -> np.ndarray:
         raise BadInput(f"{name}: expected an 8-bit RGB PNG, found colour type {info.color_type}, {info.bit_depth} bit")
     if size is not None and [info.width, info.height] != list(size):
         raise BadInput(f"{name} is {info.width}x{info.height}, its json entry says {size[0]}x{size[1]}")
-    return coco.rgb2id(decode_png_fast(data, name))
+    return coco.rgba2id(decode_png_fast(data, name, rgba=True))
 
 
 def thing_rles(ctx: TaskContext, task: Task) -> list[dict]:

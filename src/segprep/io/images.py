@@ -160,17 +160,20 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
     return out.getvalue()
 
 
-def decode_png_fast(data: bytes, name: str) -> np.ndarray:
+def decode_png_fast(data: bytes, name: str, rgba: bool = False) -> np.ndarray:
     """``decode_png`` with libspng (pyspng) for 8-bit gray / RGB / RGBA, after the chunk and CRC check of
     ``png_info`` (libspng does not notice a damaged IEND); other kinds go through ``decode_png``.
-    Same arrays as ``decode_png``; about 1.6x faster on label maps."""
+    Same arrays as ``decode_png``; about 1.6x faster on label maps. ``rgba=True`` (8-bit RGB or RGBA
+    only) returns (H, W, 4) with alpha 255 added, so that a pixel can be viewed as one uint32."""
     info = png_info(data, name)
+    if rgba and (info.bit_depth != 8 or info.color_type not in (2, 6)):
+        raise BadInput(f"{name}: expected an 8-bit RGB(A) PNG, found colour type {info.color_type}, {info.bit_depth} bit")
     if info.bit_depth != 8 or info.color_type not in (0, 2, 6):
         return decode_png(data, name)
     import pyspng
 
     try:
-        return pyspng.load(data)
+        return pyspng.load(data, format="RGBA") if rgba else pyspng.load(data)
     except Exception as exc:  # pyspng raises RuntimeError for bad data
         raise BadInput(f"{name} cannot be decoded ({type(exc).__name__}: {exc}); it is damaged") from None
 
