@@ -24,3 +24,23 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
             path = Path(dirpath) / name
             out[path.relative_to(root).as_posix()] = path.read_bytes()
     return out
+
+
+def kill_part_way(cmd: list[str], out_dir: Path, min_files: int, delay_ms: int = 40, timeout: float = 60) -> int:
+    """Starts ``cmd`` with every task slowed down, SIGKILLs its process group once ``out_dir`` holds
+    ``min_files`` files, and returns how many finished (non-temporary) files it left."""
+    import signal
+    import subprocess
+    import time
+
+    env = dict(os.environ, SEGPREP_TASK_DELAY_MS=str(delay_ms))
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sum(len(files) for _, _, files in os.walk(out_dir)) if out_dir.exists() else 0
+        if done >= min_files:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return sum(1 for name in tree_bytes(out_dir) if ".segprep-tmp" not in name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -28,6 +29,13 @@ class Report:
 
     def fail(self, check: str, path: str, message: str) -> None:
         self._checks.setdefault(check, _Check()).findings.append(Finding(check, path, message))
+
+    def add(self, results: Iterable[tuple[str, str, str | None]]) -> None:
+        """Records per-item results: each (check, path, message or None when it passed) counts as checked."""
+        for check, path, message in results:
+            self.checked(check)
+            if message is not None:
+                self.fail(check, path, message)
 
     @property
     def findings(self) -> list[Finding]:

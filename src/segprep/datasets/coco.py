@@ -482,21 +482,13 @@ def verify_coco(out_root: Path, report: Report, official: bool, jobs: int, progr
             png_work += _panoptic_work(out_root, split, jsons["panoptic"], pngs, stuff, report)
         del jsons
     for (path, _), result in zip(image_work, parallel_map(check_image, image_work, jobs, progress, "verify coco images")):
-        report.checked("decode")
         message = f"{type(result).__name__}: {result}" if isinstance(result, Exception) else result
-        if message:
-            report.fail("decode", os.path.relpath(path, out_root), message)
+        report.add([("decode", os.path.relpath(path, out_root), message)])
     results = parallel_map(check_panoptic, png_work, jobs, progress, "verify coco panoptic")
     for item, result in zip(png_work, results):
-        rel = os.path.relpath(item[0], out_root)
         if isinstance(result, Exception):
-            report.checked("panoptic png")
-            report.fail("panoptic png", rel, f"{type(result).__name__}: {result}")
-            continue
-        for check, path, message in result:
-            report.checked(check)
-            if message is not None:
-                report.fail(check, os.path.relpath(path, out_root), message)
+            result = [("panoptic png", item[0], f"{type(result).__name__}: {result}")]
+        report.add((check, os.path.relpath(path, out_root), message) for check, path, message in result)
     if official:
         _check_official(counts, out_root, report)
 
