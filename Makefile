@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_kitti_step.py
+	$(BIN)/python benchmarks/bench_coco.py
 
 clean:
 	rm -rf $(VENV) demo build src/*.egg-info .pytest_cache

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import multiprocessing
-import os
 import resource
 import shutil
 import subprocess
@@ -33,6 +32,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).parent))
+from common import load_average, print_table, segprep  # noqa: E402
 
 from segprep.datasets.coco import panoptic_stuff_png  # noqa: E402
 from segprep.encodings import coco  # noqa: E402
@@ -107,8 +108,8 @@ def prepare_rate(raw: Path, data: Path, jobs: int, images: int) -> tuple[float, 
     shutil.rmtree(data, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "segprep", "prepare", "coco", "--raw", str(raw), "--data", str(data),
-                    "--jobs", str(jobs), "--quiet"], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    subprocess.run(segprep("prepare", "coco", "--raw", str(raw), "--data", str(data), "--jobs", str(jobs), "--quiet"),
+                   check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -124,11 +125,6 @@ def extract(raw: Path, out: Path) -> None:
         with zipfile.ZipFile(out / f"annotations/panoptic_{split}2017.zip") as zf:
             zf.extractall(out)
         (out / f"annotations/panoptic_{split}2017.zip").unlink()
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.1f}/{five:.1f}"
 
 
 def main() -> None:
@@ -153,7 +149,7 @@ def main() -> None:
                         ("segprep", "kernel: segprep (libspng, 2^24 LUT, libpng level 1 RLE/SUB)")):
         for procs in sorted({1, cores}):
             rate, cpu_ms, out_kb = kernel_rate(name, items, procs)
-            rows.append((label, procs, rate, cpu_ms, out_kb, load()))
+            rows.append((label, procs, rate, cpu_ms, out_kb, load_average()))
     if not args.skip_prepare:
         raw = args.work / "raw"
         print(f"writing a download with {args.images} train + 50 val images ...", file=sys.stderr)
@@ -166,21 +162,21 @@ def main() -> None:
                               (extracted, "prepare from extracted folders (hard links)")):
             for jobs in sorted({1, cores}):
                 rate, cpu_ms = prepare_rate(source, args.work / "data", jobs, total)
-                rows.append((label, jobs, rate, cpu_ms, None, load()))
+                rows.append((label, jobs, rate, cpu_ms, None, load_average()))
     print(f"\nCOCO panoptic -> panoptic_stuff, {args.images} generated 640x480 PNGs "
           f"({segments:.1f} segments, {png_kb:.1f} KB each); machine: {cores} cores\n")
-    print("| pipeline | processes | images/s | CPU ms per image | vs baseline | 645/s (limit) / this | out KB "
-          "| load 1/5 min |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
     base = {r[1]: r[2] for r in rows if r[0].startswith("kernel: mask")}
+    table = []
     for label, procs, rate, cpu_ms, out_kb, machine in rows:
         versus = f"{rate / base[procs]:.1f}x" if procs in base else ""
         limit = f"{CODEC_LIMIT_2_CORES / rate:.2f}" if procs == 2 else ""
-        print(f"| {label} | {procs} | {rate:,.0f} | {cpu_ms:.2f} | {versus} | {limit} | "
-              f"{'' if out_kb is None else f'{out_kb:.1f}'} | {machine} |")
+        table.append([label, procs, f"{rate:,.0f}", f"{cpu_ms:.2f}", versus, limit,
+                      "" if out_kb is None else f"{out_kb:.1f}", machine])
+    print_table(["pipeline", "processes", "images/s", "CPU ms per image", "vs baseline", "645/s (limit) / this",
+                 "out KB", "load 1/5/15 min"], table)
     print(f"\ncodec-limits.md, same job on a quiet machine: {CODEC_LIMIT_2_CORES}/s on 2 cores, "
           f"{1000 / 333:.2f} CPU ms per image (pyspng -> LUT -> cv2 PNG, malloc tuned); its Pillow + "
-          "per-segment approach: 253/s. 'load' is the 1/5-minute load average when the row finished "
+          "per-segment approach: 253/s. 'load' is the load average when the row finished "
           "(other work on the machine).")
 
 

@@ -43,6 +43,7 @@ IMAGES = {
     split: Download(
         f"{split}2017.zip", size, "https://cocodataset.org/#download (images.cocodataset.org/zips/)",
         f"the {split} images, {split}2017/{{id:012d}}.jpg; the extracted {split}2017/ folder is accepted too",
+        url=f"http://images.cocodataset.org/zips/{split}2017.zip",
     )
     for split, size in (("train", "18 GB"), ("val", "1 GB"))
 }
@@ -50,6 +51,7 @@ INSTANCES = Download(
     "annotations_trainval2017.zip", "241 MB", "https://cocodataset.org/#download (images.cocodataset.org/annotations/)",
     "annotations/instances_{train,val}2017.json (captions and keypoints are not needed); the extracted "
     "annotations/ folder is accepted too",
+    url="http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
 )
 PANOPTIC = Download(
     "panoptic_annotations_trainval2017.zip", "821 MB",
@@ -57,6 +59,7 @@ PANOPTIC = Download(
     "annotations/panoptic_{train,val}2017.json and the zips annotations/panoptic_{train,val}2017.zip of the "
     "panoptic PNGs (read in place, no need to extract anything); extracted jsons, inner zips and "
     "panoptic_{train,val}2017/ PNG folders are accepted too",
+    url="http://images.cocodataset.org/annotations/panoptic_annotations_trainval2017.zip",
 )
 
 _IMAGE = re.compile(r"(?:^|/)(train|val)2017/([^/]+\.jpg)$")
