@@ -325,6 +325,8 @@ def test_segment_stats_by_hand():
     assert areas == [3, 2, 0]
     assert boxes == [[1, 0, 2, 2], [0, 1, 1, 2], []]
     assert unlisted == [12]
+    areas, _, unlisted = coco.segment_stats(ids, [0, 5, 7, 12])
+    assert areas == [6, 3, 2, 1] and unlisted == []
 
 
 def test_fast_png_codecs_match_pillow_and_catch_damage():

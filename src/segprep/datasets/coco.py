@@ -101,6 +101,8 @@ class Coco(Recipe):
         tasks: list[Task] = []
         notes = list(found.notes)
         thing_only = bool(options.get("thing_only_json")) and "train" in splits
+        if options.get("thing_only_json") and not thing_only:
+            notes.append(f"--thing-only-json: {THING_ONLY_JSON} is made from the train split, which is not selected")
         train_json: dict | None = None
         for split in splits:
             panoptic_name, instances_name = f"panoptic_{split}2017.json", f"instances_{split}2017.json"

@@ -258,18 +258,20 @@ def segment_stats(ids: np.ndarray, keys: Sequence[int]) -> tuple[list[int], list
         raise ValueError(f"too many segments ({n})")
     index = _index_table.gather(ids, distinct, range(n))
     height, width = ids.shape
-    slot = np.minimum(index, n).astype(np.intp)  # n = not listed
-    unlisted_mask = slot == n
+    slot = np.minimum(index, n)  # n = not listed
     unlisted = []
-    if unlisted_mask.any():
-        others = ids[unlisted_mask]
-        unlisted = [int(v) for v in np.unique(others[others != 0])]
-    rows = np.bincount((np.arange(height, dtype=np.intp)[:, None] * (n + 1) + slot).ravel(),
-                       minlength=height * (n + 1)).reshape(height, n + 1)[:, :n] > 0
-    cols = np.bincount((np.arange(width, dtype=np.intp)[None, :] * (n + 1) + slot).ravel(),
-                       minlength=width * (n + 1)).reshape(width, n + 1)[:, :n] > 0
+    void = 0 if 0 in distinct else int(np.count_nonzero(ids == 0))
+    if int(np.count_nonzero(slot == n)) > void:  # some non-zero ids are not listed
+        others = ids[(slot == n) & (ids != 0)]
+        unlisted = [int(v) for v in np.unique(others)]
+    # pixels per (row, segment) and per (column, segment): areas, and the rows / columns each one spans
+    per_row = np.bincount((np.arange(height, dtype=np.intp)[:, None] * (n + 1) + slot).ravel(),
+                          minlength=height * (n + 1)).reshape(height, n + 1)[:, :n]
+    per_col = np.bincount((np.arange(width, dtype=np.intp)[None, :] * (n + 1) + slot).ravel(),
+                          minlength=width * (n + 1)).reshape(width, n + 1)[:, :n] > 0
+    counts = per_row.sum(axis=0)
+    rows = per_row > 0
     slot_of = {key: k for k, key in enumerate(distinct)}
-    counts = np.bincount(slot.ravel(), minlength=n + 1)
     areas, boxes = [], []
     for key in keys:
         k = slot_of[int(key)]
@@ -278,6 +280,6 @@ def segment_stats(ids: np.ndarray, keys: Sequence[int]) -> tuple[list[int], list
         if area == 0:
             boxes.append([])
             continue
-        ys, xs = np.flatnonzero(rows[:, k]), np.flatnonzero(cols[:, k])
+        ys, xs = np.flatnonzero(rows[:, k]), np.flatnonzero(per_col[:, k])
         boxes.append([int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)])
     return areas, boxes, unlisted
