@@ -10,6 +10,7 @@ The four official zips are read in place, the PNG zips nested in the panoptic zi
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -127,10 +128,7 @@ class Coco(Recipe):
                 train_json["image_order"] = [a.get("image_id") for a in panoptic["annotations"]]
             del panoptic
         reader.close()
-        finalize = None
-        if train_json is not None:
-            def finalize(ctx: FinalizeContext, header=train_json) -> None:
-                write_thing_only_json(ctx, header)
+        finalize = None if train_json is None else functools.partial(write_thing_only_json, header=train_json)
         return Plan(tasks, self.salt(options), notes, finalize)
 
     # ------------------------------------------------------------------ verify
