@@ -24,17 +24,17 @@ import numpy as np
 
 from segprep.checks import rules
 from segprep.checks.findings import Report
-from segprep.datasets.base import Download, Option, Recipe
+from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.encodings import coco
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.engine.runner import FinalizeContext, Plan
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput, MissingInput, SegprepError
+from segprep.errors import BadInput, MissingInput
 from segprep.io import jsonio
 from segprep.io.archives import Archive, find_archive, list_members, nested
 from segprep.io.images import decode_png_fast, encode_png_fast, png_info
-from segprep.io.sources import FileSource, MemberSource, Source, SourceReader
+from segprep.io.sources import FileSource, MemberSource, Source, SourceReader, find_dirs
 
 SPLITS = ("train", "val")
 PUBLISHED_IMAGES = {"train": 118287, "val": 5000}  # deeplab2 data/dataset.py splits_to_sizes
@@ -96,7 +96,7 @@ class Coco(Recipe):
             return self._plan(raw, out_root, options)
 
     def _plan(self, raw: Path, out_root: Path, options: dict[str, Any]) -> Plan:
-        splits = _parse_splits(options.get("splits") or "train,val")
+        splits = parse_splits(options.get("splits") or "train,val", SPLITS)
         found = find_inputs(raw, out_root)
         reader = SourceReader()
         tasks: list[Task] = []
@@ -189,7 +189,8 @@ def find_inputs(raw: Path, out_root: Path | None = None) -> Inputs:
     found = Inputs()
     skip = {out_root.resolve()} if out_root is not None else set()
     inner_zips: list[Path] = []
-    for anchor in _anchor_dirs(raw, skip):
+    # mmdetection keeps the PNG folders inside annotations/
+    for anchor in find_dirs(raw, _ANCHORS, 3, descend_into={"annotations"}, skip=skip):
         counts: Counter = Counter()
         for entry in sorted(os.scandir(anchor), key=lambda e: e.name):
             if not entry.is_file() or entry.name.startswith("."):
@@ -238,29 +239,6 @@ def _counts(counts: Counter) -> str:
     return ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts.items()))
 
 
-def _anchor_dirs(raw: Path, skip: set[Path], max_depth: int = 3) -> list[Path]:
-    """Folders named like COCO's (train2017, annotations, panoptic_train2017...), without walking whole trees."""
-    found, frontier = [], [raw]
-    for _ in range(max_depth):
-        next_frontier = []
-        for folder in frontier:
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except (NotADirectoryError, PermissionError, FileNotFoundError):
-                continue
-            for entry in entries:
-                if entry.name.startswith(".") or not entry.is_dir() or Path(entry.path).resolve() in skip:
-                    continue
-                if entry.name in _ANCHORS:
-                    found.append(Path(entry.path))
-                    if entry.name == "annotations":  # mmdetection keeps the PNG folders in here
-                        next_frontier.append(Path(entry.path))
-                else:
-                    next_frontier.append(Path(entry.path))
-        frontier = next_frontier
-    return found
-
-
 @contextmanager
 def gc_paused(freeze: bool = False):
     """Pauses Python's cyclic garbage collector while millions of small objects are made (a 1 GB json,
@@ -286,14 +264,6 @@ def _load_json(reader: SourceReader, source: Source) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         raise BadInput(f"{source.describe()} has no 'annotations' list: not a COCO panoptic json")
     return data
-
-
-def _parse_splits(text: str) -> tuple[str, ...]:
-    splits = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = set(splits) - set(SPLITS)
-    if unknown or not splits:
-        raise SegprepError(f"--splits: unknown split(s) {sorted(unknown)}; choose from {', '.join(SPLITS)}")
-    return splits
 
 
 # ---------------------------------------------------------------------- tasks

@@ -27,7 +27,7 @@ from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput
 from segprep.io.archives import find_archive, list_members
 from segprep.io.images import decode_png, png_info
-from segprep.io.sources import FileSource, MemberSource, Source
+from segprep.io.sources import FileSource, MemberSource, Source, find_dirs
 from segprep.report.model import Category, ClassStats, CountRow, LabelView, ReportSection, evenly_spaced
 
 TRAIN_SEQUENCES = (0, 1, 3, 4, 5, 9, 11, 12, 15, 17, 19, 20)
@@ -235,7 +235,7 @@ def find_inputs(raw: Path) -> tuple[dict[Key, Source], dict[Key, Source], list[s
     images: dict[Key, Source] = {}
     maps: dict[Key, Source] = {}
     notes: list[str] = []
-    for anchor in _anchor_dirs(raw):
+    for anchor in find_dirs(raw, _ANCHORS, 4):
         found_images = found_maps = 0
         for path in _pngs_under(anchor):
             rel = path.relative_to(raw).as_posix()
@@ -268,24 +268,6 @@ def find_inputs(raw: Path) -> tuple[dict[Key, Source], dict[Key, Source], list[s
             notes.append(f"{archive.parts[0]}: {found_images:,} images, {found_maps:,} panoptic maps ({how})")
             break
     return images, maps, notes
-
-
-def _anchor_dirs(raw: Path, max_depth: int = 4) -> list[Path]:
-    """Folders named like the official layouts' roots, found without walking whole trees."""
-    found, frontier = [], [raw]
-    for _ in range(max_depth):
-        next_frontier = []
-        for folder in frontier:
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except (NotADirectoryError, PermissionError):
-                continue
-            for entry in entries:
-                if entry.name.startswith(".") or not entry.is_dir():
-                    continue
-                (found if entry.name in _ANCHORS else next_frontier).append(Path(entry.path))
-        frontier = next_frontier
-    return found
 
 
 def _pngs_under(anchor: Path):

@@ -7,6 +7,7 @@ fingerprinted for the resume journal without reading any data.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -85,3 +86,28 @@ class SourceReader:
 
     def close(self) -> None:
         self._archives.close()
+
+
+def find_dirs(root: Path, names: Collection[str], max_depth: int, descend_into: Collection[str] = (),
+              skip: Collection[Path] = ()) -> list[Path]:
+    """Folders named ``names`` (the roots of a dataset's extracted layouts) within ``max_depth`` levels
+    of ``root``, breadth first in sorted order, without walking whole trees: a found folder is not
+    entered unless its name is in ``descend_into``; hidden folders and ``skip`` (resolved) are left out."""
+    found, frontier = [], [root]
+    for _ in range(max_depth):
+        next_frontier = []
+        for folder in frontier:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except (NotADirectoryError, PermissionError, FileNotFoundError):
+                continue
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir() or (skip and Path(entry.path).resolve() in skip):
+                    continue
+                if entry.name in names:
+                    found.append(Path(entry.path))
+                    if entry.name not in descend_into:
+                        continue
+                next_frontier.append(Path(entry.path))
+        frontier = next_frontier
+    return found
