@@ -139,6 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=ROOT / "bench-work" / "coco")
+    parser.add_argument("--repeats", type=int, default=3, help="kernel runs per row; the median is shown")
     parser.add_argument("--skip-prepare", action="store_true", help="kernel rows only")
     args = parser.parse_args()
     cores = default_jobs()
@@ -156,7 +157,8 @@ def main() -> None:
     for name, label in (("baseline", "kernel: mask per segment (detectron2's way), Pillow PNG"),
                         ("segprep", "kernel: segprep (libspng, 2^24 LUT, libpng level 1 RLE/SUB)")):
         for procs in sorted({1, cores}):
-            rate, cpu_ms, out_kb = kernel_rate(name, items, procs)
+            runs = sorted((kernel_rate(name, items, procs) for _ in range(args.repeats)), key=lambda r: r[0])
+            rate, cpu_ms, out_kb = runs[len(runs) // 2]
             rows.append((label, procs, rate, None, cpu_ms, out_kb, load_average()))
     if not args.skip_prepare:
         raw = args.work / "raw"
