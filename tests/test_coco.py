@@ -327,6 +327,16 @@ def test_segment_stats_by_hand():
     assert unlisted == [12]
     areas, _, unlisted = coco.segment_stats(ids, [0, 5, 7, 12])
     assert areas == [6, 3, 2, 1] and unlisted == []
+    for count in (20, 100):  # one bit per segment below 64 segments, per-row counts above
+        many = np.random.default_rng(count).integers(1, count + 1, (30, 40)).astype(np.uint32) * 1000
+        keys = sorted(set(many.ravel().tolist()))
+        areas, boxes, _ = coco.segment_stats(many, keys)
+        for key, area, box in zip(keys, areas, boxes):
+            ys, xs = np.nonzero(many == key)
+            assert area == len(ys) and box == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+    listed = coco.Segments(ids, [5, 7, 5])  # verify's stuff map from the same slots: the last of equal ids wins
+    assert listed.panoptic_stuff([92, 1, 200]).tolist() == coco.panoptic_stuff(ids, [(5, 92), (7, 1), (5, 200)]).tolist()
+    assert listed.panoptic_stuff([92, 1, 200]).tolist() == [[255, 53, 53, 255], [0, 53, 255, 255], [0, 255, 255, 255]]
 
 
 def test_fast_png_codecs_match_pillow_and_catch_damage():

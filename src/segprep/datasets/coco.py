@@ -10,6 +10,7 @@ The four official zips are read in place, the PNG zips nested in the panoptic zi
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import gc
 import json
@@ -256,6 +257,25 @@ def gc_paused(freeze: bool = False):
             gc.enable()
 
 
+_malloc_tuned = False
+
+
+def tune_malloc() -> None:
+    """Keeps freed label-map-sized buffers in glibc's heap (once per process). By default every array
+    above 128 KB is a fresh mmap that page-faults in again: verify spent ~7 ms of kernel time per
+    image on it (halving its wall time when removed). No effect on other C libraries."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 def _load_json(reader: SourceReader, source: Source) -> dict:
     try:
         data = json.loads(reader.read(source))
@@ -345,6 +365,7 @@ def report_missing(ctx: TaskContext, task: Task) -> None:
 
 def convert_panoptic(ctx: TaskContext, task: Task) -> None:
     """Places the panoptic PNG unchanged and writes its panoptic_stuff map (decoded once)."""
+    tune_malloc()
     png_rel, stuff_rel = task.outputs
     segments, size = task.params["segments"], task.params["size"]
     stuff = ctx.place(task.inputs[0], png_rel, check=lambda data, name: panoptic_stuff_png(data, name, segments, size))
@@ -559,6 +580,7 @@ def check_image(item: tuple[str, tuple]) -> str | None:
     """Decodes a photo (DCT-scaled: every entropy-coded byte is read) and compares its size with the json's."""
     from PIL import Image
 
+    tune_malloc()
     path, (width, height) = item
     with Image.open(path) as im:
         if im.format != "JPEG":
@@ -573,6 +595,7 @@ def check_image(item: tuple[str, tuple]) -> str | None:
 
 def check_panoptic(item) -> list[tuple[str, str, str | None]]:
     """One panoptic PNG against its segments_info, and its panoptic_stuff map against both."""
+    tune_malloc()
     png_path, stuff_path, size, segments = item
     out: list[tuple[str, str, str | None]] = []
     try:
@@ -580,7 +603,8 @@ def check_panoptic(item) -> list[tuple[str, str, str | None]]:
     except BadInput as exc:
         return [("panoptic png", png_path, str(exc))]
     keys = [s[0] for s in segments]
-    areas, boxes, unlisted = coco.segment_stats(ids, keys)
+    listed = coco.Segments(ids, keys)
+    areas, boxes, unlisted = listed.stats()
     problems = []
     if unlisted:
         problems.append(f"ids in the PNG without a segments_info entry: {unlisted[:5]}")
@@ -598,11 +622,11 @@ def check_panoptic(item) -> list[tuple[str, str, str | None]]:
     out.append(("area/bbox", png_path, "; ".join(wrong[:3]) + (f" (+{len(wrong) - 3} more)" if len(wrong) > 3 else "")
                 if wrong else None))
     if stuff_path is not None:
-        out.append(("panoptic_stuff", stuff_path, _check_stuff(stuff_path, ids, segments)))
+        out.append(("panoptic_stuff", stuff_path, _check_stuff(stuff_path, listed, [s[1] for s in segments])))
     return out
 
 
-def _check_stuff(path: str, ids: np.ndarray, segments) -> str | None:
+def _check_stuff(path: str, listed: coco.Segments, categories: list) -> str | None:
     try:
         data = Path(path).read_bytes()
         info = png_info(data, os.path.basename(path))
@@ -611,13 +635,14 @@ def _check_stuff(path: str, ids: np.ndarray, segments) -> str | None:
         values = decode_png_fast(data, os.path.basename(path))
     except BadInput as exc:
         return str(exc)
-    if values.shape != ids.shape:
-        return f"{values.shape[1]}x{values.shape[0]}, its panoptic PNG is {ids.shape[1]}x{ids.shape[0]}"
-    bad = rules.unexpected_values(values, list(range(coco.NUM_STUFF + 1)) + [coco.VOID])
+    if values.shape != listed.ids.shape:
+        return f"{values.shape[1]}x{values.shape[0]}, its panoptic PNG is {listed.ids.shape[1]}x{listed.ids.shape[0]}"
+    present = np.flatnonzero(np.bincount(values.ravel(), minlength=256))
+    bad = [int(v) for v in present if v > coco.NUM_STUFF and v != coco.VOID]
     if bad:
         return f"values outside 0-{coco.NUM_STUFF}/255: {bad[:8]}"
     try:
-        expected = coco.panoptic_stuff(ids, [(s[0], s[1]) for s in segments])
+        expected = listed.panoptic_stuff(categories)
     except (KeyError, TypeError, ValueError):
         return None  # the category problem is reported by the categories check
     differ = int(np.count_nonzero(values != expected))

@@ -242,44 +242,74 @@ def panoptic_stuff(ids: np.ndarray, segments: Iterable[tuple[int, int]]) -> np.n
     return _stuff_table.gather(ids, keys, values)
 
 
-_index_table: IdTable | None = None
+_slot_table: IdTable | None = None
 _UNLISTED = np.iinfo(np.uint16).max
 
 
+class Segments:
+    """The listed segments of one panoptic map. ``slot`` holds, per pixel, the position of its id among
+    the distinct listed ids (``n`` for any other id): one gather over a 2^24 table, after which every
+    per-segment question is a pass over small integers, never a mask per segment."""
+
+    def __init__(self, ids: np.ndarray, keys: Sequence[int]):
+        global _slot_table
+        if _slot_table is None:
+            _slot_table = IdTable(np.uint16, _UNLISTED)
+        self.ids, self.keys = ids, [int(k) for k in keys]
+        self.distinct = list(dict.fromkeys(self.keys))
+        self.n = len(self.distinct)
+        if self.n >= _UNLISTED:
+            raise ValueError(f"too many segments ({self.n})")
+        self.slot = np.minimum(_slot_table.gather(ids, self.distinct, range(self.n)), self.n)
+
+    def stats(self) -> tuple[list[int], list[list[int]], list[int]]:
+        """Pixel count and bbox ``[x, y, w, h]`` (``[]`` when absent) of each listed id, in the order
+        given, and the non-zero ids of the map that are not listed."""
+        ids, slot, n = self.ids, self.slot, self.n
+        unlisted = []
+        void = 0 if 0 in self.distinct else int(np.count_nonzero(ids == 0))
+        if int(np.count_nonzero(slot == n)) > void:  # some non-zero ids are not listed
+            unlisted = [int(v) for v in np.unique(ids[(slot == n) & (ids != 0)])]
+        rows, cols, counts = self._extents()
+        slot_of = {key: k for k, key in enumerate(self.distinct)}
+        areas, boxes = [], []
+        for key in self.keys:
+            k = slot_of[key]
+            area = int(counts[k])
+            areas.append(area)
+            if area == 0:
+                boxes.append([])
+                continue
+            ys, xs = np.flatnonzero(rows[:, k]), np.flatnonzero(cols[:, k])
+            boxes.append([int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)])
+        return areas, boxes, unlisted
+
+    def _extents(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows x segments presence, columns x segments presence, pixels per segment)."""
+        slot, n = self.slot, self.n
+        height, width = slot.shape
+        counts = np.bincount(slot.ravel(), minlength=n + 1)[:n]
+        if n < 64:  # one bit per segment: OR-reduce the rows and the columns of 1 << slot
+            bits = np.left_shift(np.uint64(1), slot.astype(np.uint64))
+            k = np.arange(n, dtype=np.uint64)
+            rows = (np.bitwise_or.reduce(bits, axis=1)[:, None] >> k) & np.uint64(1)
+            cols = (np.bitwise_or.reduce(bits, axis=0)[:, None] >> k) & np.uint64(1)
+            return rows.astype(bool), cols.astype(bool), counts
+        # pixels per (row, segment) and per (column, segment)
+        rows = np.bincount((np.arange(height, dtype=np.intp)[:, None] * (n + 1) + slot).ravel(),
+                           minlength=height * (n + 1)).reshape(height, n + 1)[:, :n] > 0
+        cols = np.bincount((np.arange(width, dtype=np.intp)[None, :] * (n + 1) + slot).ravel(),
+                           minlength=width * (n + 1)).reshape(width, n + 1)[:, :n] > 0
+        return rows, cols, counts
+
+    def panoptic_stuff(self, categories: Sequence[int]) -> np.ndarray:
+        """``panoptic_stuff`` of the map, ``categories[k]`` being the category of ``keys[k]``."""
+        keys, values = stuff_values(zip(self.keys, categories))
+        by_key = dict(zip(keys, values))
+        table = np.array([by_key[k] for k in self.distinct] + [VOID], dtype=np.uint8)
+        return table.take(self.slot)
+
+
 def segment_stats(ids: np.ndarray, keys: Sequence[int]) -> tuple[list[int], list[list[int]], list[int]]:
-    """Pixel count and bbox ``[x, y, w, h]`` (``[]`` when absent) of each listed segment id, and the
-    non-zero ids of the map that are not listed. Two bincounts over the pixels, no mask per segment."""
-    global _index_table
-    if _index_table is None:
-        _index_table = IdTable(np.uint16, _UNLISTED)
-    distinct = list(dict.fromkeys(int(k) for k in keys))
-    n = len(distinct)
-    if n >= _UNLISTED:
-        raise ValueError(f"too many segments ({n})")
-    index = _index_table.gather(ids, distinct, range(n))
-    height, width = ids.shape
-    slot = np.minimum(index, n)  # n = not listed
-    unlisted = []
-    void = 0 if 0 in distinct else int(np.count_nonzero(ids == 0))
-    if int(np.count_nonzero(slot == n)) > void:  # some non-zero ids are not listed
-        others = ids[(slot == n) & (ids != 0)]
-        unlisted = [int(v) for v in np.unique(others)]
-    # pixels per (row, segment) and per (column, segment): areas, and the rows / columns each one spans
-    per_row = np.bincount((np.arange(height, dtype=np.intp)[:, None] * (n + 1) + slot).ravel(),
-                          minlength=height * (n + 1)).reshape(height, n + 1)[:, :n]
-    per_col = np.bincount((np.arange(width, dtype=np.intp)[None, :] * (n + 1) + slot).ravel(),
-                          minlength=width * (n + 1)).reshape(width, n + 1)[:, :n] > 0
-    counts = per_row.sum(axis=0)
-    rows = per_row > 0
-    slot_of = {key: k for k, key in enumerate(distinct)}
-    areas, boxes = [], []
-    for key in keys:
-        k = slot_of[int(key)]
-        area = int(counts[k])
-        areas.append(area)
-        if area == 0:
-            boxes.append([])
-            continue
-        ys, xs = np.flatnonzero(rows[:, k]), np.flatnonzero(per_col[:, k])
-        boxes.append([int(xs[0]), int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1)])
-    return areas, boxes, unlisted
+    """``Segments(ids, keys).stats()``."""
+    return Segments(ids, keys).stats()
