@@ -245,6 +245,26 @@ def test_a_rerun_skips_everything_and_splits_select_work(raw, prepared, tmp_path
     assert set(tree_bytes(tmp_path / "coco")) == {n for n in expected_files(False) if "val" in n}
 
 
+def test_report_section_counts_classes_and_draws_frames(prepared):
+    from segprep import datasets
+    from segprep.engine.progress import Progress
+
+    section = datasets.get("coco").report_section(prepared / "coco", 1, Progress(True))
+    assert [(c.split, c.what, c.found) for c in section.counts] == [
+        (split, what, n) for split, n in (("train", TRAIN), ("val", VAL))
+        for what in ("images", "panoptic PNGs", "panoptic_stuff maps")]
+    assert len(section.categories) == 133 and sum(c.isthing for c in section.categories) == 80
+    segments = [s for split in ("train", "val") for a in panoptic_json(prepared, split)["annotations"]
+                for s in a["segments_info"]]
+    assert sum(section.stats.pixels) == sum(s["area"] for s in segments)
+    things = [s for s in segments if s["category_id"] in coco.THING_IDS and not s["iscrowd"]]
+    assert sum(section.stats.instances) == len(things)
+    assert len(section.frames) == 4
+    for view in section.frames:
+        assert view.image.shape[:2] == view.segments.shape and view.image.shape[2] == 3
+        assert set(np.unique(view.segments[~view.void]).tolist()) <= set(view.category_of)
+
+
 # ---------------------------------------------------------------------------- the real COCO files
 
 

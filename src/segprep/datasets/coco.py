@@ -36,6 +36,7 @@ from segprep.io import jsonio
 from segprep.io.archives import Archive, find_archive, list_members, nested
 from segprep.io.images import decode_png_fast, encode_png_fast, png_info
 from segprep.io.sources import FileSource, MemberSource, Source, SourceReader, find_dirs
+from segprep.report.model import Category, ClassStats, CountRow, LabelView, ReportSection, evenly_spaced
 
 SPLITS = ("train", "val")
 PUBLISHED_IMAGES = {"train": 118287, "val": 5000}  # deeplab2 data/dataset.py splits_to_sizes
@@ -137,6 +138,47 @@ class Coco(Recipe):
     def verify(self, out_root: Path, report: Report, official: bool, jobs: int, progress: Progress) -> None:
         with gc_paused():
             verify_coco(out_root, report, official, jobs, progress)
+
+    # ------------------------------------------------------------------ report
+
+    def report_section(self, out_root: Path, jobs: int, progress: Progress) -> ReportSection:
+        categories = [Category(name, rgb, bool(thing)) for _, name, _, thing, rgb in coco.CATEGORIES]
+        index_of = {c[0]: k for k, c in enumerate(coco.CATEGORIES)}
+        section = ReportSection(self.NAME, self.FOLDER, self.TITLE, categories)
+        pixels, instances = [0] * len(categories), [0] * len(categories)
+        shown: list[tuple[str, dict]] = []
+        with gc_paused():
+            for split in SPLITS:
+                folders = {f: _count_files(out_root / f) for f in (f"{split}2017", f"panoptic_{split}2017",
+                                                                   f"panoptic_stuff_{split}2017")}
+                section.counts.append(CountRow(split, "images", folders[f"{split}2017"], PUBLISHED_IMAGES[split]))
+                section.counts.append(CountRow(split, "panoptic PNGs", folders[f"panoptic_{split}2017"],
+                                               PUBLISHED_IMAGES[split]))
+                section.counts.append(CountRow(split, "panoptic_stuff maps", folders[f"panoptic_stuff_{split}2017"],
+                                               PUBLISHED_IMAGES[split]))
+                try:
+                    panoptic = json.loads((out_root / f"annotations/panoptic_{split}2017.json").read_bytes())
+                except (FileNotFoundError, ValueError):
+                    section.notes.append(f"annotations/panoptic_{split}2017.json missing or unreadable")
+                    continue
+                for ann in panoptic.get("annotations", []):
+                    for seg in ann.get("segments_info", []):
+                        k = index_of.get(seg.get("category_id"))
+                        if k is not None:
+                            pixels[k] += int(seg.get("area") or 0)
+                            instances[k] += int(bool(categories[k].isthing and not seg.get("iscrowd")))
+                files = {img.get("id"): img.get("file_name") for img in panoptic.get("images", [])}
+                shown += [(split, dict(ann, image_file=files.get(ann.get("image_id"))))
+                          for ann in evenly_spaced(panoptic.get("annotations", []), 2)]
+                del panoptic
+        section.stats = ClassStats(pixels, instances, "train and val: pixels are the panoptic json areas; "
+                                                      "instances are the non-crowd thing segments")
+        for split, ann in shown:
+            try:
+                section.frames.append(_label_view(out_root, split, ann, index_of))
+            except (BadInput, OSError) as exc:
+                section.notes.append(f"panoptic_{split}2017/{ann.get('file_name')}: not drawn ({exc})")
+        return section
 
     # ------------------------------------------------------------------ sample
 
@@ -647,6 +689,25 @@ def _check_stuff(path: str, listed: coco.Segments, categories: list) -> str | No
         return None  # the category problem is reported by the categories check
     differ = int(np.count_nonzero(values != expected))
     return f"{differ:,} pixels disagree with the panoptic PNG and its segments_info" if differ else None
+
+
+def _count_files(folder: Path) -> int:
+    try:
+        return sum(1 for e in os.scandir(folder) if e.is_file() and not e.name.startswith("."))
+    except FileNotFoundError:
+        return 0
+
+
+def _label_view(out_root: Path, split: str, ann: dict, index_of: dict[int, int]) -> LabelView:
+    from PIL import Image
+
+    rel = f"panoptic_{split}2017/{ann.get('file_name')}"
+    ids = decode_ids((out_root / rel).read_bytes(), rel, None).astype(np.int64)
+    with Image.open(out_root / f"{split}2017" / str(ann.get("image_file"))) as im:
+        image = np.asarray(im.convert("RGB"))
+    category_of = {int(s["id"]): index_of[s["category_id"]] for s in ann.get("segments_info", [])
+                   if s.get("category_id") in index_of}
+    return LabelView(os.path.splitext(str(ann.get("file_name")))[0], image, ids, category_of, ids == 0, rel)
 
 
 def _check_official(counts: dict[str, dict[str, int]], out_root: Path, report: Report) -> None:
