@@ -46,15 +46,18 @@ IMAGES = {
     split: Download(
         f"{split}2017.zip", size, "https://cocodataset.org/#download (images.cocodataset.org/zips/)",
         f"the {split} images, {split}2017/{{id:012d}}.jpg; the extracted {split}2017/ folder is accepted too",
-        url=f"http://images.cocodataset.org/zips/{split}2017.zip",
+        url=f"http://images.cocodataset.org/zips/{split}2017.zip", md5=md5, extracted=(f"{split}2017",),
     )
-    for split, size in (("train", "18 GB"), ("val", "1 GB"))
+    # md5s as published with the COCO download scripts (the same values in every tool that checks them)
+    for split, size, md5 in (("train", "18 GB", "cced6f7f71b7629ddf16f17bbcfab6b2"),
+                             ("val", "1 GB", "442b8da7639aecaf257c1dceb8ba8c80"))
 }
 INSTANCES = Download(
     "annotations_trainval2017.zip", "241 MB", "https://cocodataset.org/#download (images.cocodataset.org/annotations/)",
     "annotations/instances_{train,val}2017.json (captions and keypoints are not needed); the extracted "
     "annotations/ folder is accepted too",
     url="http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
+    md5="f4bbac642086de4f52a3fdda2de5fa2c", extracted=("annotations/instances_train2017.json",),
 )
 PANOPTIC = Download(
     "panoptic_annotations_trainval2017.zip", "821 MB",
@@ -63,6 +66,7 @@ PANOPTIC = Download(
     "panoptic PNGs (read in place, no need to extract anything); extracted jsons, inner zips and "
     "panoptic_{train,val}2017/ PNG folders are accepted too",
     url="http://images.cocodataset.org/annotations/panoptic_annotations_trainval2017.zip",
+    md5="4170db65fc022c9c296af880dbca6055", extracted=("annotations/panoptic_train2017.json",),
 )
 
 _IMAGE = re.compile(r"(?:^|/)(train|val)2017/([^/]+\.jpg)$")
