@@ -11,6 +11,7 @@ import io
 import struct
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -158,3 +159,107 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()
+
+
+# --------------------------------------------------------------------------- fast label PNGs, JPEG, resizing
+
+_SUB_FILTER = 1
+_COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
+
+
+def encode_png_fast(array: np.ndarray) -> bytes:
+    """Lossless PNG of a uint8 (H, W[, 2|3|4]) or uint16 (H, W) array, written for speed.
+
+    Every row uses the SUB filter and the data is deflated at level 1 with zlib's run-length
+    strategy: label maps (large flat regions) encode 3-4x faster than with Pillow's level 1
+    (which tries every filter on every row), in files about twice the size of Pillow's level 6.
+    Any PNG reader decodes them (Pillow, libpng, OpenCV, mmcv).
+    """
+    if array.dtype == np.uint16 and array.ndim == 2:
+        height, width = array.shape
+        depth, channels = 16, 1
+        rows = np.ascontiguousarray(array, dtype=">u2").view(np.uint8).reshape(height, width * 2)
+    elif array.dtype == np.uint8 and (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (2, 3, 4))):
+        height, width = array.shape[:2]
+        depth, channels = 8, 1 if array.ndim == 2 else array.shape[2]
+        rows = np.ascontiguousarray(array).reshape(height, width * channels)
+    else:
+        raise ValueError(f"cannot write {array.dtype} {array.shape} as PNG")
+    bpp = channels * depth // 8  # bytes per pixel: the SUB filter's distance
+    filtered = np.empty((height, rows.shape[1] + 1), np.uint8)
+    filtered[:, 0] = _SUB_FILTER
+    filtered[:, 1 : 1 + bpp] = rows[:, :bpp]
+    np.subtract(rows[:, bpp:], rows[:, :-bpp], out=filtered[:, 1 + bpp :])  # modulo 256, as PNG wants
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    idat = compressor.compress(filtered) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, depth, _COLOR_TYPES[channels], 0, 0, 0)
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(payload, zlib.crc32(kind)))
+
+
+def jpeg_size(data: bytes, name: str) -> tuple[int, int]:
+    """(width, height) of a JPEG after a structural check (start and end markers, readable header).
+
+    Catches empty, truncated and non-JPEG files without decoding the pixels.
+    """
+    if data[:2] != b"\xff\xd8":
+        what = "is empty (0 bytes)" if not data else "is not a JPEG file (wrong signature)"
+        raise BadInput(f"{name} {what}")
+    if b"\xff\xd9" not in data[-64:]:  # EOI; a few padding bytes may follow it
+        raise BadInput(f"{name} is truncated: the file ends after {len(data)} bytes without the JPEG end marker "
+                       "(interrupted download or extraction?)")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format != "JPEG":
+                raise BadInput(f"{name} is not a JPEG file")
+            return im.size
+    except BadInput:
+        raise
+    except Exception as exc:
+        raise BadInput(f"{name} cannot be read ({type(exc).__name__}: {exc}); it is damaged") from None
+
+
+def resize_jpeg(data: bytes, name: str, size: tuple[int, int], quality: int = 75,
+                resample: int = Image.BILINEAR) -> bytes:
+    """Decode, resize and re-encode a JPEG exactly as ``Image.open(f).resize(size, resample).save(g)``.
+
+    Same library, same calls: the pixels equal those of a Pillow script (OpenCV's resizes differ).
+    ``quality`` 75 is Pillow's default.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format != "JPEG":
+                raise BadInput(f"{name} is not a JPEG file")
+            resized = im.resize(size, resample)
+    except BadInput:
+        raise
+    except Exception as exc:  # truncated: "image file is truncated"; corrupt: "broken data stream"...
+        raise BadInput(f"{name} cannot be decoded ({type(exc).__name__}: {exc}); it is damaged or truncated") from None
+    out = io.BytesIO()
+    resized.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=64)
+def _nearest_table(in_size: int, out_size: int) -> np.ndarray:
+    # Pillow's NEAREST picks source pixels with its own (accumulating) arithmetic; asking Pillow for
+    # the picks of a 0..n-1 ramp gives them exactly, once per size pair.
+    ramp = Image.fromarray(np.arange(in_size, dtype=np.uint16)[None, :])
+    return np.asarray(ramp.resize((out_size, 1), Image.NEAREST))[0].astype(np.intp)
+
+
+def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``array`` (H, W[, C]) resized to ``size`` (width, height) with the pixels Pillow's NEAREST picks.
+
+    Identical to ``Image.fromarray(a).resize(size, Image.NEAREST)`` for any dtype, at the cost of
+    a gather (Pillow cannot resize every dtype, and is several times slower on 16-bit maps).
+    """
+    height, width = array.shape[:2]
+    if max(width, height) > 0xFFFF:
+        raise ValueError("images wider or taller than 65535 pixels are not supported")
+    rows = _nearest_table(height, size[1])
+    cols = _nearest_table(width, size[0])
+    return array.take(rows, axis=0).take(cols, axis=1)
