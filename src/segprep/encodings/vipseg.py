@@ -216,6 +216,11 @@ class Segment:
                 "bbox": list(self.bbox)}
 
 
+# One RGB pixel seen as a little-endian 16-bit id (R + 256*G) and B: writing the ids into an array of
+# these is one contiguous pass (copying into every third byte pair of a uint8 array is ~9x slower).
+_RGB_PIXEL = np.dtype([("rg", "<u2"), ("b", "u1")])
+
+
 @dataclass(frozen=True)
 class Panoptic:
     rgb: np.ndarray  # (H, W, 3) uint8, id = R + 256*G (B = 0)
@@ -266,9 +271,10 @@ def to_panoptic(mask: np.ndarray) -> Panoptic:
     values, areas, boxes = segment_stats(mask)
     invalid = invalid_values(values)
     h, w = mask.shape
-    rgb = np.zeros((h, w, 3), np.uint8)
+    pixels = np.zeros(h * w, _RGB_PIXEL)  # R, G = the value's low and high byte, B = 0
     if not invalid:
-        rgb[..., :2] = np.ascontiguousarray(mask, dtype="<u2").view(np.uint8).reshape(h, w, 2)
+        pixels["rg"] = mask.reshape(-1)
+    rgb = pixels.view(np.uint8).reshape(h, w, 3)
     table = category_table()
     bad_pixels = 0
     segments = []

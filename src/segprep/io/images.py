@@ -163,16 +163,17 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
 
 # --------------------------------------------------------------------------- fast label PNGs, JPEG, resizing
 
-_SUB_FILTER = 1
+_UP_FILTER = 2
 _COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 
 
 def encode_png_fast(array: np.ndarray) -> bytes:
     """Lossless PNG of a uint8 (H, W[, 2|3|4]) or uint16 (H, W) array, written for speed.
 
-    Every row uses the SUB filter and the data is deflated at level 1 with zlib's run-length
-    strategy: label maps (large flat regions) encode 3-4x faster than with Pillow's level 1
-    (which tries every filter on every row), in files about twice the size of Pillow's level 6.
+    Every row uses the UP filter (a label map's rows mostly repeat the row above) and the data is
+    deflated at level 1 with zlib's run-length strategy: label maps encode 3-4x faster than with
+    Pillow's level 1 (which tries every filter on every row), in files 1.5-2x the size of
+    Pillow's level 6. Photos compress poorly this way; use ``encode_png`` for them.
     Any PNG reader decodes them (Pillow, libpng, OpenCV, mmcv).
     """
     if array.dtype == np.uint16 and array.ndim == 2:
@@ -185,11 +186,10 @@ def encode_png_fast(array: np.ndarray) -> bytes:
         rows = np.ascontiguousarray(array).reshape(height, width * channels)
     else:
         raise ValueError(f"cannot write {array.dtype} {array.shape} as PNG")
-    bpp = channels * depth // 8  # bytes per pixel: the SUB filter's distance
     filtered = np.empty((height, rows.shape[1] + 1), np.uint8)
-    filtered[:, 0] = _SUB_FILTER
-    filtered[:, 1 : 1 + bpp] = rows[:, :bpp]
-    np.subtract(rows[:, bpp:], rows[:, :-bpp], out=filtered[:, 1 + bpp :])  # modulo 256, as PNG wants
+    filtered[:, 0] = _UP_FILTER
+    filtered[:1, 1:] = rows[:1]  # the row above the first one counts as zeros
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # modulo 256, as PNG wants
     compressor = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     idat = compressor.compress(filtered) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, depth, _COLOR_TYPES[channels], 0, 0, 0)
