@@ -64,28 +64,36 @@ def write_input(raw: Path, videos: int, frames: int, jobs: int) -> list[tuple[st
     return pairs
 
 
-def codec_work(item: tuple[bytes, bytes, np.ndarray]) -> int:
-    """The bare codec work of one frame, as prepare does it, without checks, conversion or files."""
+def codec_work(item: tuple[bytes, bytes, np.ndarray]) -> float:
+    """The bare codec work of one frame, as prepare does it, without checks, conversion or files.
+
+    Returns the CPU seconds it took in the worker (pool workers are not reaped before the
+    measurement ends, so their rusage cannot be used).
+    """
     tune_malloc()
+    start = time.process_time()
     jpeg, png, rgb = item
-    out = resize_jpeg(jpeg, "frame", (1280, 720), 75)
+    resize_jpeg(jpeg, "frame", (1280, 720), 75)
     mask = resize_nearest(decode_png(png, "mask"), (1280, 720))
-    return len(out) + len(encode_png_fast(mask)) + len(encode_png_fast(rgb))
+    encode_png_fast(mask)
+    encode_png_fast(rgb)
+    return time.process_time() - start
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (worker pools, subprocesses)."""
+    """CPU time of this process and of its finished children (the prepare command and its workers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_codec(items: list, jobs: int) -> tuple[float, float]:
     """(wall, cpu) seconds of the codec work on every frame."""
-    start, cpu = time.perf_counter(), cpu_seconds()
+    start, cpu = time.perf_counter(), 0.0
     for value in imap_ordered(codec_work, items, jobs):
         if isinstance(value, Exception):
             raise value
-    return time.perf_counter() - start, cpu_seconds() - cpu
+        cpu += value
+    return time.perf_counter() - start, cpu
 
 
 def run_prepare(raw: Path, data: Path, jobs: int) -> tuple[float, float]:

@@ -669,3 +669,10 @@ def _verify_jsons(root: Path, lists: dict[str, list[str]], measured: dict[tuple[
             present = [v.get("video_id") for v in docs[name].get("videos", [])]
             if present != sorted(v for v in listed if (root / "images" / v).is_dir()):
                 report.fail("split json", name, "videos differ from test.txt")
+            for video_entry in docs[name].get("videos", []):
+                for image in video_entry.get("images", []):
+                    report.checked("json images")
+                    facts = measured.get((video_entry["video_id"], image.get("id")))
+                    if facts is None or facts.get("size") != [image.get("width"), image.get("height")]:
+                        report.fail("json images", f"{name}: {video_entry['video_id']}/{image.get('id')}",
+                                    "no such frame in images/, or another size")
