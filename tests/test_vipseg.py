@@ -22,7 +22,7 @@ from segprep.cli import main
 from segprep.datasets import vipseg as recipe
 from segprep.encodings import vipseg as enc
 from segprep.errors import BadInput, MissingInput
-from segprep.io.images import encode_png, encode_png_fast, resize_nearest
+from segprep.io.images import decode_png, encode_png, encode_png_fast, resize_nearest
 from segprep.samples import vipseg as sample
 
 FRAMES = 3
@@ -486,6 +486,9 @@ def test_fast_png_round_trips_and_nearest_resize_equals_pillow():
                   rng.integers(0, 256, (3, 5), dtype=np.uint8)]:
         decoded = np.asarray(Image.open(io.BytesIO(encode_png_fast(array))))
         assert np.array_equal(decoded, array)
+        for data in (encode_png_fast(array), encode_png(array)):  # decode_png's copy without tobytes()
+            again = decode_png(data, "x")
+            assert again.dtype == array.dtype and np.array_equal(again, array)
     for (w, h) in [(1920, 1080), (640, 352), (1080, 1920), (1200, 676), (3840, 2160), (721, 721)]:
         size = (int(720 * w / h), 720)
         mask = rng.integers(0, 65536, (h, w), dtype=np.uint16)
