@@ -1,5 +1,8 @@
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,3 +27,18 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
             path = Path(dirpath) / name
             out[path.relative_to(root).as_posix()] = path.read_bytes()
     return out
+
+
+def kill_part_way(cmd: list[str], watch: Path, files: int, delay_ms: int, timeout: float = 60) -> None:
+    """Runs ``cmd`` with every task slowed down by ``delay_ms`` and SIGKILLs its whole process group
+    as soon as ``watch`` holds ``files`` files (or after ``timeout`` seconds)."""
+    env = dict(os.environ, SEGPREP_TASK_DELAY_MS=str(delay_ms))
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sum(len(names) for _, _, names in os.walk(watch)) if watch.exists() else 0
+        if done >= files:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -5,10 +5,8 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import tree_bytes
+from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
 from segprep.datasets import vipseg as recipe
@@ -306,17 +304,8 @@ def test_killed_run_resumes_to_byte_identical_output(raw, prepared, tmp_path):
     data = tmp_path / "data"
     cmd = [sys.executable, "-m", "segprep", "prepare", "vipseg", "--raw", str(raw), "--data", str(data),
            "--jobs", "2", "--quiet"]
-    env = dict(os.environ, SEGPREP_TASK_DELAY_MS="150")
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out_dir = data / "VIPSeg"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done = sum(len(files) for _, _, files in os.walk(out_dir)) if out_dir.exists() else 0
-        if done >= 12:
-            break
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_part_way(cmd, out_dir, files=12, delay_ms=150)
     partial = {name for name in tree_bytes(out_dir) if ".segprep-tmp" not in name}
     assert 12 <= len(partial) and not partial >= JSONS, "the kill must land part-way"
     rerun = subprocess.run(cmd, capture_output=True, text=True)
