@@ -22,6 +22,7 @@ from segprep.encodings import vipseg as enc
 from segprep.errors import BadInput, MissingInput
 from segprep.io.images import decode_png, encode_png, encode_png_fast, resize_nearest
 from segprep.samples import vipseg as sample
+from segprep.samples.archives import write_tar
 
 FRAMES = 3
 VIDEOS = sample.videos()
@@ -241,6 +242,16 @@ def test_extracted_download_is_linked_where_no_pixel_work_is_needed(extracted, p
     assert not same(tmp_path / "VIPSeg/images/12_fzOnCoFV8ZY/00000377.jpg",
                     extracted / "VIPSeg/imgs/12_fzOnCoFV8ZY/00000377.jpg")
     assert tree_bytes(extracted) == before
+
+
+def test_a_tar_gz_download_is_read_in_one_pass_with_the_same_result(raw, prepared, tmp_path):
+    src = tmp_path / "raw"
+    with zipfile.ZipFile(raw / "VIPSeg.zip") as zf:
+        members = [(info.filename, zf.read(info)) for info in zf.infolist() if not info.is_dir()]
+    write_tar(src / "VIPSeg.tar.gz", members)
+    summary = api.prepare("vipseg", src, tmp_path / "data", jobs=2, quiet=True)
+    assert summary.ok
+    assert tree_bytes(tmp_path / "data/VIPSeg") == tree_bytes(prepared / "VIPSeg")
 
 
 def test_an_official_720p_output_is_used_and_completed(extracted, prepared, tmp_path):

@@ -15,6 +15,7 @@ What the official scripts do (``change2_720p.py``, ``create_panoptic_video_label
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections import defaultdict
@@ -36,9 +37,9 @@ from segprep.engine.runner import FinalizeContext, Plan
 from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io import jsonio
-from segprep.io.archives import Archive, archive_kind, list_members
+from segprep.io.archives import Archive, archive_kind, iter_members, list_members
 from segprep.io.images import decode_png, encode_png_fast, jpeg_size, png_info, resize_jpeg, resize_nearest
-from segprep.io.sources import FileSource, MemberSource, Source
+from segprep.io.sources import FileSource, MemberSource, Source, SourceReader
 
 SPLITS = ("train", "val", "test")
 LABELLED_SPLITS = ("train", "val")
@@ -278,13 +279,9 @@ def _split_sources(roots: list[_Root], raw: Path) -> dict[str, Source]:
 
 
 def _read_split(split: str, source: Source) -> list[str]:
-    from segprep.io.sources import SourceReader
-
     reader = SourceReader()
     try:
         if isinstance(source, MemberSource) and source.sequential:
-            from segprep.io.archives import iter_members
-
             data = dict(iter_members(source.archive, [source.member.name]))[source.member.name]
         else:
             data = reader.read(source)
@@ -602,8 +599,6 @@ def check_frame(item: tuple[str, str, str, bool, bool]) -> tuple[list[tuple[str,
 
 def _verify_jsons(root: Path, lists: dict[str, list[str]], measured: dict[tuple[str, str], dict],
                   report: Report) -> None:
-    import json
-
     docs = {}
     for name in [JSON_ALL] + [f"panoptic_gt_VIPSeg_{s}.json" for s in SPLITS] + [CATEGORIES_JSON]:
         report.checked("json")
