@@ -352,10 +352,18 @@ def _image(ctx: TaskContext, source: Source, rel: str, params: dict) -> tuple[in
     size = jpeg_size(data, source.describe())
     target = target_size(size, params["short_side"])
     if target == size:
-        ctx.place(source, rel)
+        _put(ctx, source, rel, data)
     else:
         ctx.write_bytes(rel, resize_jpeg(data, source.describe(), target, params["quality"]))
     return target
+
+
+def _put(ctx: TaskContext, source: Source, rel: str, data: bytes) -> None:
+    """Unchanged bytes: a file is linked (or copied); an archive member's bytes, already read, are written."""
+    if isinstance(source, FileSource):
+        ctx.place(source, rel)
+    else:
+        ctx.write_bytes(rel, data)
 
 
 def make_test_frame(ctx: TaskContext, task: Task) -> dict:
@@ -391,9 +399,9 @@ def make_frame(ctx: TaskContext, task: Task) -> dict:
     if resized:
         ctx.write_bytes(image_rel, resize_jpeg(image_data, image_source.describe(), target, task.params["quality"]))
     else:
-        ctx.place(image_source, image_rel)
+        _put(ctx, image_source, image_rel, image_data)
     if not resized and mask.dtype == np.uint16 and png_info(mask_bytes, name).bit_depth == 16:
-        ctx.place(mask_source, mask_rel)  # already what we would write: the raw values, 16 bit
+        _put(ctx, mask_source, mask_rel, mask_bytes)  # already what we would write: the raw values, 16 bit
     else:
         ctx.write_bytes(mask_rel, encode_png_fast(mask.astype(np.uint16, copy=False)))
     ctx.write_bytes(rgb_rel, encode_png_fast(panoptic.rgb))
