@@ -38,7 +38,7 @@ from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io import jsonio
 from segprep.io.archives import Archive, archive_kind, iter_members, list_members
-from segprep.io.images import decode_png, encode_png_fast, jpeg_size, png_info, resize_jpeg, resize_nearest
+from segprep.io.images import decode_png, encode_png_fast, jpeg_info, png_info, resize_jpeg, resize_nearest
 from segprep.io.sources import FileSource, MemberSource, Source, SourceReader
 
 SPLITS = ("train", "val", "test")
@@ -349,7 +349,8 @@ def report_missing(ctx: TaskContext, task: Task) -> None:
 def _image(ctx: TaskContext, source: Source, rel: str, params: dict) -> tuple[int, int]:
     """Writes the frame at its target size; returns that size."""
     data = ctx.read(source)
-    size = jpeg_size(data, source.describe())
+    info = jpeg_info(data, source.describe())
+    size = (info.width, info.height)
     target = target_size(size, params["short_side"])
     if target == size:
         _put(ctx, source, rel, data)
@@ -384,7 +385,8 @@ def make_frame(ctx: TaskContext, task: Task) -> dict:
         raise BadInput(f"{name}: expected a one-channel 8- or 16-bit PNG of raw VIPSeg values, found "
                        f"{mask.dtype} with shape {mask.shape}")
     image_data = ctx.read(image_source)
-    size = jpeg_size(image_data, image_source.describe())
+    info = jpeg_info(image_data, image_source.describe())
+    size = (info.width, info.height)
     if (mask.shape[1], mask.shape[0]) != size:
         raise BadInput(f"{name} is {mask.shape[1]}x{mask.shape[0]} but its image {image_source.describe()} is "
                        f"{size[0]}x{size[1]}; the pair is inconsistent (re-extract this video)")
@@ -554,7 +556,8 @@ def check_frame(item: tuple[str, str, str, bool, bool]) -> tuple[list[tuple[str,
     image_rel, mask_rel, rgb_rel = f"images/{video}/{stem}.jpg", f"panomasks/{video}/{stem}.png", \
         f"panomasksRGB/{video}/{stem}.png"
     try:
-        size = jpeg_size(Path(root, image_rel).read_bytes(), image_rel)
+        info = jpeg_info(Path(root, image_rel).read_bytes(), image_rel)
+        size = (info.width, info.height)
         facts["size"] = list(size)
         out.append(("decode", image_rel, None))
     except BadInput as exc:

@@ -229,28 +229,6 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(payload, zlib.crc32(kind)))
 
 
-def jpeg_size(data: bytes, name: str) -> tuple[int, int]:
-    """(width, height) of a JPEG after a structural check (start and end markers, readable header).
-
-    Catches empty, truncated and non-JPEG files without decoding the pixels.
-    """
-    if data[:2] != b"\xff\xd8":
-        what = "is empty (0 bytes)" if not data else "is not a JPEG file (wrong signature)"
-        raise BadInput(f"{name} {what}")
-    if b"\xff\xd9" not in data[-64:]:  # EOI; a few padding bytes may follow it
-        raise BadInput(f"{name} is truncated: the file ends after {len(data)} bytes without the JPEG end marker "
-                       "(interrupted download or extraction?)")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.format != "JPEG":
-                raise BadInput(f"{name} is not a JPEG file")
-            return im.size
-    except BadInput:
-        raise
-    except Exception as exc:
-        raise BadInput(f"{name} cannot be read ({type(exc).__name__}: {exc}); it is damaged") from None
-
-
 def resize_jpeg(data: bytes, name: str, size: tuple[int, int], quality: int = 75,
                 resample: int = Image.BILINEAR) -> bytes:
     """Decode, resize and re-encode a JPEG exactly as ``Image.open(f).resize(size, resample).save(g)``.
