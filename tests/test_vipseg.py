@@ -20,6 +20,7 @@ from segprep.cli import main
 from segprep.datasets import vipseg as recipe
 from segprep.encodings import vipseg as enc
 from segprep.errors import BadInput, MissingInput
+from segprep.io import images
 from segprep.io.images import decode_png, encode_png, encode_png_fast, resize_nearest
 from segprep.samples import vipseg as sample
 from segprep.samples.archives import write_tar
@@ -489,6 +490,9 @@ def test_fast_png_round_trips_and_nearest_resize_equals_pillow():
         for data in (encode_png_fast(array), encode_png(array)):  # decode_png's copy without tobytes()
             again = decode_png(data, "x")
             assert again.dtype == array.dtype and np.array_equal(again, array)
+            if array.ndim == 2:
+                shared = images._gray_pixels(Image.open(io.BytesIO(data)))
+                assert shared is not None and np.array_equal(shared, array)  # the fast path is taken
     for (w, h) in [(1920, 1080), (640, 352), (1080, 1920), (1200, 676), (3840, 2160), (721, 721)]:
         size = (int(720 * w / h), 720)
         mask = rng.integers(0, 65536, (h, w), dtype=np.uint16)

@@ -141,7 +141,9 @@ def decode_png(data: bytes, name: str) -> np.ndarray:
                 raise BadInput(f"{name} is not a PNG file")
             if im.mode == "P":
                 im = im.convert("RGB") if "transparency" not in im.info else im.convert("RGBA")
-            array = _gray_pixels(im) if im.mode in _GRAY_DTYPES else np.asarray(im)
+            array = _gray_pixels(im) if im.mode in _GRAY_DTYPES else None
+            if array is None:
+                array = np.asarray(im)
     except BadInput:
         raise
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError... for bad files
@@ -154,29 +156,30 @@ def decode_png(data: bytes, name: str) -> np.ndarray:
 _GRAY_DTYPES = {"L": np.uint8, "I;16": np.dtype("<u2")}
 
 
-def _gray_pixels(im: Image.Image) -> np.ndarray:
-    """The pixels of a one-channel image, copied line by line into a new array.
+def _gray_pixels(im: Image.Image) -> np.ndarray | None:
+    """The pixels of a one-channel image (mode ``L`` or ``I;16``) copied into a new array, or None.
 
     ``np.asarray(im)`` goes through ``im.tobytes()``, which encodes the image in small chunks
     (about 5 ms for a 1080p 16-bit mask); pasting it into an image that shares the array's
     memory is a plain copy (about 0.5 ms). Pillow maps ``L`` and ``I;16`` buffers without
-    copying; every step is checked, and anything unexpected falls back to ``np.asarray``.
+    copying; every step is checked, and None (use ``np.asarray``) when one is not as expected.
     """
     im.load()
     width, height = im.size
     out = np.empty((height, width), _GRAY_DTYPES[im.mode])
     if out.size == 0:
-        return out
+        return None
     target = Image.frombuffer(im.mode, im.size, out, "raw", im.mode, 0, 1)
-    out[0, 0], probe = 1, target.getpixel((0, 0))
+    out[0, 0] = 1
+    first = target.getpixel((0, 0))
     out[0, 0] = 2
-    if probe != 1 or target.getpixel((0, 0)) != 2:  # not shared after all
-        return np.asarray(im)
+    if (first, target.getpixel((0, 0))) != (1, 2):  # the image does not share the array's memory
+        return None
     target.readonly = False  # the memory is our writable array; paste would otherwise copy it first
     target.paste(im, (0, 0))
     corner = (width - 1, height - 1)
     if target.readonly or out[0, 0] != im.getpixel((0, 0)) or out[-1, -1] != im.getpixel(corner):
-        return np.asarray(im)
+        return None
     return out
 
 
