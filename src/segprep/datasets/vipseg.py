@@ -62,6 +62,7 @@ DOWNLOAD = Download(
     "VIPSeg/imgs/{video}/{frame:08d}.jpg, VIPSeg/panomasks/{video}/{frame:08d}.png (train and val), "
     "VIPSeg/{train,val,test}.txt; any archive named VIPSeg*.zip / VIPSeg*.tar[.gz] is searched, and so are the "
     "extracted VIPSeg/ folder and a VIPSeg_720P/ folder made by the official change2_720p.py",
+    extracted=("VIPSeg/imgs", "VIPSeg_720P/images", "imgs"),
 )
 
 _ARCHIVE_NAME = re.compile(r"^vipseg.*\.(zip|tar|tar\.gz|tgz)$", re.IGNORECASE)
