@@ -16,7 +16,8 @@ masks written by Pillow), every frame resized to 1280x720. Rows:
   CPU columns: user+sys seconds of every process involved, per frame (less sensitive to other
   load on the machine than wall time);
 * mask -> RGB + segments alone: `encodings.vipseg.to_panoptic` (one pass over the pixels to
-  find runs) against the obvious per-segment-mask version, on the 720p masks.
+  find runs) against the obvious per-segment-mask version, on the 720p masks;
+* the CPU time of each step of a frame, in one process.
 
 Each timing is the best of --repeats (the machine is shared; the load average is printed).
 """
@@ -123,6 +124,34 @@ def naive_panoptic(mask: np.ndarray) -> list:
     return segments
 
 
+def step_breakdown(items: list, repeats: int) -> list[list[str]]:
+    """CPU ms per frame of each step of a frame, in this process (1 core)."""
+    names = ["JPEG decode + BILINEAR resize + JPEG encode (Pillow)", "mask decode, 1080p 16-bit (Pillow)",
+             "mask nearest resize (Pillow's picks)", "mask 16-bit PNG encode", "to_panoptic (RGB + segments)",
+             "RGB PNG encode"]
+    best = [float("inf")] * len(names)
+    for _ in range(repeats):
+        spent = [0.0] * len(names)
+        for jpeg, png, _ in items:
+            marks = [time.process_time()]
+            resize_jpeg(jpeg, "frame", (1280, 720), 75)
+            marks.append(time.process_time())
+            mask = decode_png(png, "mask")
+            marks.append(time.process_time())
+            mask = resize_nearest(mask, (1280, 720))
+            marks.append(time.process_time())
+            encode_png_fast(mask)
+            marks.append(time.process_time())
+            rgb = enc.to_panoptic(mask).rgb
+            marks.append(time.process_time())
+            encode_png_fast(rgb)
+            marks.append(time.process_time())
+            spent = [a + b - c for a, b, c in zip(spent, marks[1:], marks[:-1])]
+        best = [min(b, 1000 * s / len(items)) for b, s in zip(best, spent)]
+    rows = [[name, f"{ms:.1f}"] for name, ms in zip(names, best)]
+    return rows + [["sum", f"{sum(best):.1f}"]]
+
+
 def per_frame_ms(fn, masks: list[np.ndarray], repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -187,6 +216,8 @@ def main() -> None:
         [f"to_panoptic (one pass, runs; {segments:.0f} segments/frame)", f"{fast:.2f}", f"{1000 / fast:.0f}"],
         ["per-segment masks (np.unique + mask == id)", f"{slow:.2f}", f"{1000 / slow:.0f}"],
     ]))
+    print()
+    print(table(["step of one 1080p frame (1 core)", "CPU ms"], step_breakdown(items, args.repeats)))
     print(f"\nload average after: {load()}")
 
 
