@@ -1,5 +1,8 @@
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,21 +29,18 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return out
 
 
-def kill_part_way(cmd: list[str], out_dir: Path, min_files: int, delay_ms: int = 40, timeout: float = 60) -> int:
-    """Starts ``cmd`` with every task slowed down, SIGKILLs its process group once ``out_dir`` holds
-    ``min_files`` files, and returns how many finished (non-temporary) files it left."""
-    import signal
-    import subprocess
-    import time
-
+def kill_part_way(cmd: list[str], watch: Path, files: int, delay_ms: int = 150, timeout: float = 60) -> int:
+    """Runs ``cmd`` with every task slowed down by ``delay_ms``, SIGKILLs its whole process group as
+    soon as ``watch`` holds ``files`` files (or after ``timeout`` seconds), and returns how many
+    finished (non-temporary) files it left there."""
     env = dict(os.environ, SEGPREP_TASK_DELAY_MS=str(delay_ms))
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = sum(len(files) for _, _, files in os.walk(out_dir)) if out_dir.exists() else 0
-        if done >= min_files:
+        done = sum(len(names) for _, _, names in os.walk(watch)) if watch.exists() else 0
+        if done >= files:
             break
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    return sum(1 for name in tree_bytes(out_dir) if ".segprep-tmp" not in name)
+    return sum(1 for name in tree_bytes(watch) if ".segprep-tmp" not in name) if watch.exists() else 0

@@ -3,11 +3,9 @@
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import tree_bytes
+from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
 from segprep.datasets.kitti_step import SEQUENCES as OFFICIAL
@@ -174,17 +172,7 @@ def test_killed_run_resumes_to_byte_identical_output(raw, prepared, tmp_path):
     data = tmp_path / "data"
     cmd = [sys.executable, "-m", "segprep", "prepare", "kitti-step", "--raw", str(raw), "--data", str(data),
            "--jobs", "2", "--quiet"]
-    env = dict(os.environ, SEGPREP_TASK_DELAY_MS="40")
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out_dir = data / "kitti-step/video_sequence"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done = sum(len(files) for _, _, files in os.walk(out_dir)) if out_dir.exists() else 0
-        if done >= 10:
-            break
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_part_way(cmd, data / "kitti-step/video_sequence", files=10, delay_ms=150)
     partial = sum(1 for name in tree_bytes(data / "kitti-step") if ".segprep-tmp" not in name)
     assert 10 <= partial < len(expected_files()), "the kill must land part-way"
     rerun = subprocess.run(cmd, capture_output=True, text=True)

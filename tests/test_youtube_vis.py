@@ -5,10 +5,8 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 from collections import defaultdict
 from pathlib import Path
@@ -19,7 +17,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from conftest import tree_bytes
+from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
 from segprep.datasets.youtube_vis import convert, format_stats
@@ -519,16 +517,8 @@ def test_killed_run_resumes_to_byte_identical_output(raw19, prepared19, tmp_path
     data = tmp_path / "data"
     cmd = [sys.executable, "-m", "segprep", "prepare", "youtube-vis-2019", "--raw", str(src), "--data", str(data),
            "--jobs", "2", "--quiet"]
-    proc = subprocess.Popen(cmd, env=dict(os.environ, SEGPREP_TASK_DELAY_MS="250"), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out_dir = data / "youtube_vis_2019"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if out_dir.exists() and sum(len(files) for _, _, files in os.walk(out_dir)) >= 6:
-            break
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_part_way(cmd, out_dir, files=6, delay_ms=250)
     partial = sum(1 for name in tree_bytes(out_dir) if ".segprep-tmp" not in name)
     assert 6 <= partial < len(expected_files("2019")), "the kill must land part-way"
     rerun = subprocess.run(cmd, capture_output=True, text=True)

@@ -23,6 +23,10 @@ class Report:
     def __init__(self, dataset: str):
         self.dataset = dataset
         self._checks: dict[str, _Check] = {}
+        self.notes: list[str] = []  # facts worth knowing that are not failures
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
 
     def checked(self, check: str, n: int = 1) -> None:
         self._checks.setdefault(check, _Check()).checked += n
@@ -58,6 +62,7 @@ class Report:
                 lines.append(f"  [{name}] {f.path}: {f.message}")
             if len(findings) > max_findings_per_check:
                 lines.append(f"  [{name}] ... and {len(findings) - max_findings_per_check:,} more")
+        lines += [f"  note: {note}" for note in self.notes]
         lines.append(f"{self.dataset}: {'all checks passed' if self.ok else f'{len(self.findings):,} problems found'}")
         return "\n".join(lines)
 
@@ -65,6 +70,7 @@ class Report:
         return {
             "dataset": self.dataset,
             "ok": self.ok,
+            "notes": list(self.notes),
             "checks": {
                 name: {"checked": c.checked, "findings": [[f.path, f.message] for f in c.findings]}
                 for name, c in self._checks.items()

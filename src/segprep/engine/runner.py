@@ -55,11 +55,16 @@ class FinalizeContext:
         self.extras = extras
         self.written: list[str] = []
         self._say = say
+        self.notes: list[str] = []  # facts for the summary table (also with --quiet)
 
     def say(self, message: str) -> None:
         """A message for the user (statistics, notes); silent with --quiet."""
         if self._say is not None:
             self._say(message)
+
+    def note(self, text: str) -> None:
+        """A fact that belongs in the run's summary (e.g. how many values were repaired)."""
+        self.notes.append(text)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         atomic.write_bytes(self.out_root / rel, data)
@@ -90,6 +95,7 @@ class RunSummary:
     consumed: int = 0
     dry_run: bool = False
     plan_text: str = ""
+    notes: list[str] = field(default_factory=list)  # from finalize (e.g. values that were repaired)
 
     @property
     def ok(self) -> bool:
@@ -111,6 +117,7 @@ class RunSummary:
         rows.append(("wall time", f"{self.seconds:.1f} s"))
         width = max(len(r[0]) for r in rows)
         lines = [f"{self.dataset}:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -158,6 +165,7 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
                 fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say)
                 plan.finalize(fctx)
                 summary.finalized = fctx.written
+                summary.notes = fctx.notes
             if options.placement == "move":
                 summary.consumed = _consume_sources(plan.tasks, progress)
     finally:
