@@ -342,8 +342,13 @@ def convert_frame(ctx: TaskContext, task: Task) -> dict | None:
     polygons, instance_source = task.inputs
     out = task.outputs
     labelled = task.params["split"] in LABELLED
-    annotation = ctx.place(polygons, out[0], check=_parse_polygons)
-    instance_ids = ctx.place(instance_source, out[1], check=_decode_instance_ids if labelled else _check_any_png)
+    # both inputs are checked before anything is written, so a bad frame leaves no partial outputs
+    annotation = _parse_polygons(ctx.read(polygons), polygons.describe())
+    instance_data = ctx.read(instance_source)
+    instance_ids = _decode_instance_ids(instance_data, instance_source.describe()) if labelled else \
+        _check_any_png(instance_data, instance_source.describe())
+    ctx.place(polygons, out[0])
+    ctx.place(instance_source, out[1])
     drawn = cs.rasterize(annotation, polygons.describe())
     label_train, instance_train = cs.train_ids_of_instance_ids(drawn)
     ctx.write_bytes(out[2], encode_png_fast(label_train))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from cityscapesscripts.preparation.json2instanceImg import createInstanceImage
 from cityscapesscripts.preparation.json2labelImg import createLabelImage
 
 from segprep.engine.parallel import imap_ordered
-from segprep.io.images import encode_png
+from segprep.io.images import encode_png, encode_png_fast
 from segprep.samples.archives import write_zip
 from segprep.samples.scenes import _texture
 
@@ -79,15 +80,24 @@ def render_frame(item: tuple[str, str, str]) -> tuple[bytes, dict[str, bytes]]:
         "labelIds.png": encode_png(label_ids),
         "polygons.json": text.encode(),
     }
-    return encode_png(_photo(color[..., :3], seed), compress_level=1), gt
+    return encode_png_fast(_photo(color[..., :3], seed)), gt
 
 
 def _photo(color: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    rgb = color.astype(np.float32) * 0.8 + 25
-    rgb += _texture(rng, HEIGHT, WIDTH)[..., None]
-    rgb += rng.standard_normal((HEIGHT, WIDTH), dtype=np.float32)[..., None] * 3.0
+    texture = _tile_texture()
+    shift = int(rng.integers(0, 256))
+    rgb = color.astype(np.int16) * 4 // 5 + 25
+    rgb += np.roll(texture, shift, axis=1)[..., None]
+    rgb += rng.integers(-4, 5, (HEIGHT, WIDTH, 1), dtype=np.int16)  # luma-dominant sensor noise
     return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=1)
+def _tile_texture() -> np.ndarray:
+    """Band-limited luminance texture (scenes' generator on a 512x512 tile), repeated over the frame."""
+    tile = _texture(np.random.default_rng(0), 512, 512).astype(np.int16)
+    return np.tile(tile, (HEIGHT // 512, WIDTH // 512))
 
 
 # ---------------------------------------------------------------------- polygons
@@ -101,10 +111,11 @@ def _wavy(corners, rng: np.random.Generator, step: float = 24.0, amplitude: floa
     """A closed outline through ``corners`` with a vertex every ``step`` pixels, jittered like a hand-drawn one."""
     points = []
     for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1]):
-        n = max(1, int(np.hypot(x1 - x0, y1 - y0) / step))
-        for t in np.arange(n) / n:
-            points.append((x0 + (x1 - x0) * t + rng.normal(0, amplitude), y0 + (y1 - y0) * t + rng.normal(0, amplitude)))
-    return [(min(max(x, 0), WIDTH - 1), min(max(y, 0), HEIGHT - 1)) for x, y in points]
+        t = np.arange(max(1, int(np.hypot(x1 - x0, y1 - y0) / step))) / max(1, int(np.hypot(x1 - x0, y1 - y0) / step))
+        points.append(np.stack([x0 + (x1 - x0) * t, y0 + (y1 - y0) * t], axis=1))
+    outline = np.concatenate(points) + rng.normal(0, amplitude, (sum(len(p) for p in points), 2))
+    outline = np.clip(outline, 0, [WIDTH - 1, HEIGHT - 1])
+    return [(float(x), float(y)) for x, y in outline]
 
 
 def _blob(rng: np.random.Generator, cx: float, cy: float, rx: float, ry: float, n: int = 40):
@@ -215,8 +226,8 @@ def placeholder_objects() -> list[dict]:
     hood = [(0, HEIGHT - 1)] + [(x, HEIGHT - 70 + 40 * ((x - WIDTH / 2) / (WIDTH / 2)) ** 2)
                                 for x in np.linspace(0, WIDTH - 1, 40)] + [(WIDTH - 1, HEIGHT - 1)]
     return [
-        _obj("out of roi", [(0, HEIGHT - 8), (WIDTH - 1, HEIGHT - 8), (WIDTH - 1, HEIGHT - 1), (0, HEIGHT - 1)]),
         _obj("ego vehicle", hood),
+        _obj("out of roi", [(0, HEIGHT - 8), (WIDTH - 1, HEIGHT - 8), (WIDTH - 1, HEIGHT - 1), (0, HEIGHT - 1)]),
         _obj("rectification border", _wavy([(0, 0), (14, 0), (6, HEIGHT - 1), (0, HEIGHT - 1)], rng, 64, 0.5)),
         _obj("rectification border", _wavy([(WIDTH - 15, 0), (WIDTH - 1, 0), (WIDTH - 1, HEIGHT - 1),
                                             (WIDTH - 7, HEIGHT - 1)], rng, 64, 0.5)),
