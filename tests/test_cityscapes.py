@@ -1,9 +1,8 @@
 """Cityscapes end to end: sample -> prepare -> verify, against cityscapesScripts' own tools, and faults.
 
 The oracle: createTrainIdLabelImgs, createTrainIdInstanceImgs and createPanopticImgs from the
-installed ``cityscapesscripts`` package, run on the extracted sample. Its instance tool saves
-mode-I PNGs, which Pillow 13 refuses, so the tools run with a Pillow below 13 installed (once,
-by pip, cached in the virtual environment) in a folder put first on their PYTHONPATH.
+installed ``cityscapesscripts`` package, run on the extracted sample with a Pillow below 13
+(see cityscapes_oracle.py).
 """
 
 import json
@@ -21,6 +20,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+import cityscapes_oracle
 from conftest import tree_bytes
 from segprep import api
 from segprep.cli import main
@@ -67,40 +67,16 @@ def prepared_variants(extracted, tmp_path_factory) -> Path:
     return data
 
 
-def _old_pillow() -> Path:
-    """A folder holding Pillow < 13 (pip --target), reused across runs."""
-    base = Path(sys.prefix) / "segprep-test-oracles"
-    if not os.access(Path(sys.prefix), os.W_OK):
-        base = Path(os.environ.get("TMPDIR", "/tmp")) / "segprep-test-oracles"
-    target = base / "pillow-lt13"
-    probe = [sys.executable, "-c", "import PIL, sys; sys.exit(int(PIL.__version__.split('.')[0]) >= 13)"]
-    if subprocess.run(probe, env=dict(os.environ, PYTHONPATH=str(target))).returncode != 0 or not target.is_dir():
-        shutil.rmtree(target, ignore_errors=True)
-        pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                              "--target", str(target), "pillow<13"], capture_output=True, text=True)
-        if pip.returncode != 0:
-            pytest.skip(f"cannot install Pillow < 13 for the cityscapesScripts oracle: {pip.stderr[-500:]}")
-    return target
-
-
 @pytest.fixture(scope="session")
 def oracle(extracted, tmp_path_factory) -> Path:
-    """The extracted gtFine after cityscapesScripts' three tools (panoptic outputs in out/)."""
+    """The extracted gtFine after cityscapesScripts' three tools (panoptic outputs, both variants, in out/)."""
     root = tmp_path_factory.mktemp("cityscapes") / "oracle"
     shutil.copytree(extracted / "gtFine", root / "gtFine")
-    env = dict(os.environ, CITYSCAPES_DATASET=str(root), PYTHONPATH=str(_old_pillow()))
-    (root / "out").mkdir()
-    commands = [
-        ["-m", "cityscapesscripts.preparation.createTrainIdLabelImgs"],
-        ["-m", "cityscapesscripts.preparation.createTrainIdInstanceImgs"],
-        ["-m", "cityscapesscripts.preparation.createPanopticImgs", "--dataset-folder", str(root / "gtFine"),
-         "--output-folder", str(root / "out"), "--set-names", "train", "val"],
-        ["-m", "cityscapesscripts.preparation.createPanopticImgs", "--dataset-folder", str(root / "gtFine"),
-         "--output-folder", str(root / "out"), "--set-names", "train", "val", "--use-train-id"],
-    ]
-    for args in commands:
-        result = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    try:
+        cityscapes_oracle.old_pillow()
+    except RuntimeError as exc:  # no package index reachable
+        pytest.skip(str(exc))
+    cityscapes_oracle.run_official(root, root / "out", train_id=True)
     return root
 
 

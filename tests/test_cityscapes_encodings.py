@@ -207,3 +207,21 @@ def test_mismatches_off_edges_tells_moved_edges_from_damage():
     damaged[5, 5] = 9  # a value that is nowhere near
     assert mismatches_off_edges(damaged, expected) == (2, 2)
     assert mismatches_off_edges(expected, expected) == (0, 0)
+
+
+def test_indexed_rasterisation_gives_the_same_maps_with_more_than_255_objects():
+    rng = np.random.default_rng(9)
+    document = _random_annotation(rng)
+    document["objects"] = document["objects"] * 8  # ~400 drawn objects: the 32-bit index path
+    index, values = cs.rasterize_indexed(document, "x")
+    assert index.dtype == np.int32 and len(values) > 256
+    few = _random_annotation(rng)
+    index8, values8 = cs.rasterize_indexed(few, "x")
+    assert index8.dtype == np.uint8
+    for doc, (idx, vals) in ((document, (index, values)), (few, (index8, values8))):
+        annotation = Annotation()
+        annotation.fromJsonText(json.dumps(doc))
+        assert np.array_equal(np.take(vals, idx), np.asarray(createInstanceImage(annotation, "ids")))
+        label_train, instance_train = cs.train_ids_of_indexed(idx, vals)
+        assert np.array_equal(label_train, np.asarray(createLabelImage(annotation, "trainIds")))
+        assert np.array_equal(instance_train, np.asarray(createInstanceImage(annotation, "trainIds")))
