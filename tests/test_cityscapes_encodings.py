@@ -14,6 +14,8 @@ from segprep.checks.rules import mismatches_off_edges
 from segprep.encodings import cityscapes as cs
 from segprep.errors import BadInput
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools on numpy 2
+
 
 def test_label_table_is_the_official_one():
     assert len(cs.LABELS) == 35 and cs.BY_NAME["car"].id == 26 and cs.BY_NAME["car"].trainId == 13
