@@ -442,3 +442,21 @@ def test_verify_official_compares_with_the_published_counts(prepared, capsys):
     out = capsys.readouterr().out
     assert "train: 2 found, 2,975 published" in out and "test: 1 found, 1,525 published" in out
     assert "leftImg8bit/val: 1 cities, 3 published; missing ['lindau', 'munster']" in out
+
+
+def test_report_section_counts_classes_and_frames(prepared):
+    from segprep.datasets.cityscapes import Cityscapes
+    from segprep.engine.progress import Progress
+
+    section = Cityscapes().report_section(prepared / "cityscapes", 1, Progress(True))
+    assert [(c.split, c.found, c.published) for c in section.counts] == [
+        ("train", 2, 2975), ("val", 1, 500), ("test", 1, 1525)]
+    assert [c.name for c in section.categories][11:] == ["person", "rider", "car", "truck", "bus", "train",
+                                                         "motorcycle", "bicycle"]
+    cars = sum(1 for split in ("train", "val")
+               for a in json.loads((prepared / f"cityscapes/annotations/cityscapes_panoptic_{split}.json").read_text())[
+                   "annotations"] for s in a["segments_info"] if s["category_id"] == 26 and not s["iscrowd"])
+    assert section.stats.instances[13] == cars > 0
+    assert len(section.frames) == 3 and section.frames[0].image.shape == (1024, 2048, 3)
+    view = section.frames[0]
+    assert set(view.category_of.values()) <= set(range(19)) and view.void.any()

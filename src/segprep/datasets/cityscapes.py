@@ -38,6 +38,7 @@ from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.archives import find_archive, list_members
 from segprep.io.images import decode_png, encode_png_fast, png_info
 from segprep.io.sources import FileSource, MemberSource, Source, find_dirs
+from segprep.report.model import Category, ClassStats, CountRow, LabelView, ReportSection, evenly_spaced
 
 SPLITS = ("train", "val", "test")
 LABELLED = ("train", "val")  # test labels are placeholders (ego vehicle, rectification border)
@@ -57,11 +58,13 @@ GT = Download(
     "fine annotations, gtFine/{train,val,test}/{city}/{city}_{seq}_{frame}_gtFine_{polygons.json,labelIds.png,"
     "instanceIds.png,color.png} with README and license.txt at the root; its extracted gtFine/ folder (and "
     "license.txt beside it) is accepted too", login=True,
+    tool=("csDownload", "-d", "{raw}", "{filename}"),  # cityscapesScripts' downloader, asks for the account
 )
 IMAGES = Download(
     "leftImg8bit_trainvaltest.zip", "11 GB", "https://www.cityscapes-dataset.com/downloads/ (packageID=3)",
     "left 8-bit images, leftImg8bit/{train,val,test}/{city}/{city}_{seq}_{frame}_leftImg8bit.png with README "
     "and license.txt at the root; its extracted leftImg8bit/ folder is accepted too", login=True,
+    tool=("csDownload", "-d", "{raw}", "{filename}"),
 )
 
 _GT_NAME = re.compile(r"(?:^|/)gtFine/(train|val|test)/([^/]+)/([^/]+)_gtFine_(polygons\.json|labelIds\.png|"
@@ -131,6 +134,11 @@ class Cityscapes(Recipe):
 
     def verify(self, out_root: Path, report: Report, official: bool, jobs: int, progress: Progress) -> None:
         verify_tree(out_root, report, official, jobs, progress)
+
+    # ------------------------------------------------------------------ report
+
+    def report_section(self, out_root: Path, jobs: int, progress: Progress) -> ReportSection:
+        return report_section(self, out_root)
 
     # ------------------------------------------------------------------ sample
 
@@ -308,11 +316,14 @@ _PNG_KINDS = {  # check name -> (allowed (colour type, bit depth), what it shoul
 
 def place_checked(ctx: TaskContext, task: Task) -> None:
     """Places the file unchanged after checking it is a complete PNG of the expected kind."""
-    ctx.place(task.inputs[0], task.outputs[0], check=partial(_check_png, kind=task.params["check"]))
+    source = task.inputs[0]
+    # A zip member's CRC-32 already vouches for its bytes: walking the chunks catches truncation.
+    crc = isinstance(source, FileSource) or source.member.crc == 0
+    ctx.place(source, task.outputs[0], check=partial(_check_png, kind=task.params["check"], verify_crc=crc))
 
 
-def _check_png(data: bytes, name: str, kind: str) -> None:
-    info = png_info(data, name)
+def _check_png(data: bytes, name: str, kind: str, verify_crc: bool = True) -> None:
+    info = png_info(data, name, verify_crc)
     allowed, what = _PNG_KINDS[kind]
     if (info.color_type, info.bit_depth) not in allowed:
         raise BadInput(f"{name}: expected {what}, found colour type {info.color_type}, {info.bit_depth} bit")
@@ -765,3 +776,53 @@ def _check_official(frames: dict[str, dict[tuple[str, str], set[str]]], report: 
             missing, extra = sorted(set(CITIES[split]) - cities), sorted(cities - set(CITIES[split]))
             report.fail("official cities", f"leftImg8bit/{split}",
                         f"{len(cities)} cities, {len(CITIES[split])} published; missing {missing}, unexpected {extra}")
+
+
+# ---------------------------------------------------------------------- report
+
+
+def report_section(recipe: Recipe, out_root: Path) -> ReportSection:
+    """Counts per split, class pixels and instances from the panoptic jsons, and a few labelled frames."""
+    evaluated = [label for label in cs.LABELS if not label.ignoreInEval]  # trainId order 0-18
+    categories = [Category(label.name, tuple(label.color), label.hasInstances) for label in evaluated]
+    section = ReportSection(recipe.NAME, recipe.FOLDER, recipe.TITLE, categories)
+    labelled: list[str] = []
+    for split in SPLITS:
+        folder = out_root / "leftImg8bit" / split
+        names = sorted(f"{city}/{name}" for city in (os.listdir(folder) if folder.is_dir() else [])
+                       for name in os.listdir(folder / city))
+        cities = {name.split("/")[0] for name in names}
+        missing = sorted(set(CITIES[split]) - cities)
+        section.counts.append(CountRow(split, "frames", len(names), PUBLISHED_FRAMES[split],
+                                       f"cities missing: {', '.join(missing)}" if missing else ""))
+        if split in LABELLED:
+            labelled += [f"gtFine/{split}/{n[: -len('_leftImg8bit.png')]}_gtFine_instanceTrainIds.png" for n in names]
+    pixels, instances = [0] * len(evaluated), [0] * len(evaluated)
+    used = []
+    for split in LABELLED:
+        path = out_root / f"annotations/cityscapes_panoptic_{split}.json"
+        if not path.is_file():
+            continue
+        used.append(split)
+        for annotation in json.loads(path.read_bytes())["annotations"]:
+            for segment in annotation["segments_info"]:
+                train_id = cs.BY_ID[segment["category_id"]].trainId
+                pixels[train_id] += segment["area"]
+                instances[train_id] += 0 if segment["iscrowd"] or not categories[train_id].isthing else 1
+    if used:
+        section.stats = ClassStats(pixels, instances, f"from the panoptic json areas ({' + '.join(used)}); "
+                                                      "instances without groups")
+    section.frames = [_label_view(out_root, rel) for rel in evenly_spaced(labelled, 4)
+                      if (out_root / rel).is_file()]
+    return section
+
+
+def _label_view(out_root: Path, rel: str) -> LabelView:
+    instance = decode_png((out_root / rel).read_bytes(), rel).astype(np.int64)
+    split, city, name = rel.split("/")[1:]
+    stem = name[: -len("_gtFine_instanceTrainIds.png")]
+    image = decode_png((out_root / f"leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png").read_bytes(), stem)
+    classes = np.where(instance >= cs.DIVISOR, instance // cs.DIVISOR, instance)
+    category_of = {int(v): int(v) // cs.DIVISOR if v >= cs.DIVISOR else int(v)
+                   for v in np.unique(instance) if (v // cs.DIVISOR if v >= cs.DIVISOR else v) < cs.NUM_TRAIN_IDS}
+    return LabelView(stem, image, instance, category_of, classes == cs.VOID, rel)
