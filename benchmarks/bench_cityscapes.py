@@ -92,7 +92,7 @@ def main() -> None:
                             "--quiet"))
     rows.append(("segprep prepare, extracted, --jobs 1", seconds, total / seconds))
 
-    print(f"\n| what | wall s | frames/s | speed-up vs the 3 tools |")
+    print("\n| what | wall s | frames/s | speed-up vs the 3 tools |")
     print("|---|---:|---:|---:|")
     for label, seconds, speedup in rows:
         print(f"| {label} | {seconds:.1f} | {n / seconds:.1f} | {'' if speedup is None else f'{speedup:.1f}x'} |")
