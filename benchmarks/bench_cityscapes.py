@@ -4,7 +4,8 @@ The reference is what the instructions amount to for the derived files: createTr
 createTrainIdInstanceImgs (both over every split, in place) and createPanopticImgs for train and
 val, run one after the other (they are serial) on the extracted download. segprep does all of
 that plus placing the raw files, license.txt and the mmdetection instance jsons, on every core,
-from the extracted download (hard links) and from the zips. Prints wall time and frames/s.
+from the extracted download (hard links) and from the zips. Prints wall time, frames/s and the CPU
+time of each (the process and all it started), which a loaded machine distorts less than wall time.
 
     python benchmarks/bench_cityscapes.py [--frames 25] [--jobs N] [--work bench-work/cityscapes]
 """
@@ -12,34 +13,28 @@ from the extracted download (hard links) and from the zips. Prints wall time and
 from __future__ import annotations
 
 import argparse
+import resource
 import os
 import shutil
-import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]
 import cityscapes_oracle  # noqa: E402
+from common import load_average, print_table, segprep, timed  # noqa: E402
 
 from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.samples.cityscapes import frame_stems  # noqa: E402
 
 
-def timed(command: list[str], **kw) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kw)
-    return time.perf_counter() - start
-
-
-def segprep(*args: str) -> list[str]:
-    return [sys.executable, "-m", "segprep", *args]
-
-
-def load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+def run(command: list[str], **kw) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every process it started and waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = timed(command, **kw)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -63,40 +58,38 @@ def main() -> None:
                 zf.extractall(extracted)
     cityscapes_oracle.old_pillow()  # installed before timing
     print(f"sample: {n} frames 2048x1024 ({labelled} train+val, {n - labelled} test); {os.cpu_count()} cores, "
-          f"--jobs {args.jobs}; load average before: {load()}")
+          f"--jobs {args.jobs}; load average before: {load_average()}")
 
     rows = []
     scratch = work / "reference"
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(extracted / "gtFine", scratch / "gtFine")
     env = dict(os.environ, CITYSCAPES_DATASET=str(scratch), PYTHONPATH=str(cityscapes_oracle.old_pillow()))
-    total = 0.0
+    total = cpu_total = 0.0
     for command in cityscapes_oracle.official_commands(scratch, scratch / "out"):
         (scratch / "out").mkdir(exist_ok=True)
-        seconds = timed(command, env=env)
-        total += seconds
-        rows.append((f"  {command[2].rsplit('.', 1)[1]}", seconds, None))
-    rows.insert(0, ("cityscapesScripts, 3 tools in sequence (1 core)", total, None))
+        seconds, cpu = run(command, env=env)
+        total, cpu_total = total + seconds, cpu_total + cpu
+        rows.append((f"  {command[2].rsplit('.', 1)[1]}", seconds, cpu, None))
+    rows.insert(0, ("cityscapesScripts, 3 tools in sequence (1 core)", total, cpu_total, None))
 
-    for label, source in (("segprep prepare, extracted (hard links)", extracted), ("segprep prepare, from the zips", raw)):
-        data = work / "data"
-        shutil.rmtree(data, ignore_errors=True)
-        seconds = timed(segprep("prepare", "cityscapes", "--raw", str(source), "--data", str(data), "--jobs",
-                                str(args.jobs), "--quiet"))
-        rows.append((f"{label}, --jobs {args.jobs}", seconds, total / seconds))
     data = work / "data"
-    seconds = timed(segprep("verify", "cityscapes", "--data", str(data), "--jobs", str(args.jobs), "--quiet"))
-    rows.append((f"segprep verify, --jobs {args.jobs}", seconds, None))
-    shutil.rmtree(data, ignore_errors=True)
-    seconds = timed(segprep("prepare", "cityscapes", "--raw", str(extracted), "--data", str(data), "--jobs", "1",
-                            "--quiet"))
-    rows.append(("segprep prepare, extracted, --jobs 1", seconds, total / seconds))
+    for label, source, jobs in (("segprep prepare, extracted (hard links)", extracted, args.jobs),
+                                ("segprep prepare, from the zips", raw, args.jobs),
+                                ("segprep prepare, extracted", extracted, 1)):
+        shutil.rmtree(data, ignore_errors=True)
+        seconds, cpu = run(segprep("prepare", "cityscapes", "--raw", str(source), "--data", str(data), "--jobs",
+                                   str(jobs), "--quiet"))
+        rows.append((f"{label}, --jobs {jobs}", seconds, cpu, total / seconds))
+    seconds, cpu = run(segprep("verify", "cityscapes", "--data", str(data), "--jobs", str(args.jobs), "--quiet"))
+    rows.append((f"segprep verify, --jobs {args.jobs}", seconds, cpu, None))
 
-    print("\n| what | wall s | frames/s | speed-up vs the 3 tools |")
-    print("|---|---:|---:|---:|")
-    for label, seconds, speedup in rows:
-        print(f"| {label} | {seconds:.1f} | {n / seconds:.1f} | {'' if speedup is None else f'{speedup:.1f}x'} |")
-    print(f"\nload average after: {load()}")
+    print()
+    print_table(["what", "wall s", "frames/s", "speed-up (wall)", "CPU s", "CPU ms/frame", "speed-up (CPU)"],
+                [[label, f"{seconds:.1f}", f"{n / seconds:.1f}", "" if speedup is None else f"{speedup:.1f}x",
+                  f"{cpu:.1f}", f"{1000 * cpu / n:.0f}", "" if speedup is None else f"{cpu_total / cpu:.1f}x"]
+                 for label, seconds, cpu, speedup in rows])
+    print(f"\nload average after: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
 
 def kill_part_way(cmd: list[str], out_dir: Path, min_files: int, delay_ms: int = 40, timeout: float = 60) -> int:
     """Starts ``cmd`` with every task slowed down, SIGKILLs its process group once ``out_dir`` holds
-    ``min_files`` files, and returns how many finished (non-temporary) files it left."""
+    ``min_files`` finished files (temporaries do not count, so at least that many are left), and returns how
+    many finished (non-temporary) files it left."""
     import signal
     import subprocess
     import time
@@ -37,7 +38,7 @@ def kill_part_way(cmd: list[str], out_dir: Path, min_files: int, delay_ms: int =
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = sum(len(files) for _, _, files in os.walk(out_dir)) if out_dir.exists() else 0
+        done = sum(1 for _, _, files in os.walk(out_dir) for name in files if ".segprep-tmp" not in name)
         if done >= min_files:
             break
         time.sleep(0.02)

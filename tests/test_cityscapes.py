@@ -8,10 +8,8 @@ installed ``cityscapesscripts`` package, run on the extracted sample with a Pill
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 import cityscapes_oracle
-from conftest import tree_bytes
+from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
 from segprep.encodings import cityscapes as cs
@@ -290,18 +288,8 @@ def test_killed_run_resumes_to_byte_identical_output(raw, prepared, tmp_path):
     data = tmp_path / "data"
     cmd = [sys.executable, "-m", "segprep", "prepare", "cityscapes", "--raw", str(raw), "--data", str(data),
            "--jobs", "2", "--quiet"]
-    env = dict(os.environ, SEGPREP_TASK_DELAY_MS="150")
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out_dir = data / "cityscapes"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done = sum(len(files) for _, _, files in os.walk(out_dir)) if out_dir.exists() else 0
-        if done >= 10:
-            break
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = sum(1 for name in tree_bytes(out_dir) if ".segprep-tmp" not in name)
+    partial = kill_part_way(cmd, out_dir, 10, delay_ms=150)
     assert 10 <= partial < len(expected_files()), "the kill must land part-way"
     rerun = subprocess.run(cmd, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr

@@ -227,3 +227,19 @@ def test_indexed_rasterisation_gives_the_same_maps_with_more_than_255_objects():
         label_train, instance_train = cs.train_ids_of_indexed(idx, vals)
         assert np.array_equal(label_train, np.asarray(createLabelImage(annotation, "trainIds")))
         assert np.array_equal(instance_train, np.asarray(createInstanceImage(annotation, "trainIds")))
+
+
+@pytest.mark.parametrize("segments", [0, 1, 5])
+def test_dumps_panoptic_is_json_dumps_with_sort_keys_and_indent_4(segments):
+    rng = np.random.default_rng(segments)
+    images = [{"id": f"a_{i:06d}_000019", "width": 2048, "height": 1024, "file_name": f"a_{i:06d}_000019_gtFine_x.png"}
+              for i in range(3)]
+    annotations = [{"image_id": image["id"], "file_name": f"{image['id']}_gtFine_panoptic.png", "segments_info": [
+        {"id": int(v), "category_id": 26, "area": int(v) % 977, "bbox": [int(b) for b in rng.integers(0, 2000, 4)],
+         "iscrowd": int(v) % 2} for v in rng.integers(7, 33999, segments)]} for image in images]
+    categories = cs.panoptic_categories()
+    expected = json.dumps({"images": images, "annotations": annotations, "categories": categories},
+                          sort_keys=True, indent=4).encode()
+    assert cs.dumps_panoptic(images, annotations, categories) == expected
+    assert cs.dumps_panoptic([], [], categories) == json.dumps(
+        {"images": [], "annotations": [], "categories": categories}, sort_keys=True, indent=4).encode()

@@ -421,8 +421,7 @@ def panoptic_json(frames: list[tuple[str, str, dict]], train_id: bool) -> bytes:
             category, crowd = cs.segment_category(value, train_id)
             segments.append({"id": value, "category_id": category, "area": area, "bbox": [x, y, w, h], "iscrowd": crowd})
         annotations.append({"image_id": stem, "file_name": f"{stem}_gtFine_panoptic.png", "segments_info": segments})
-    document = {"images": images, "annotations": annotations, "categories": cs.panoptic_categories(train_id)}
-    return json.dumps(document, sort_keys=True, indent=4).encode()
+    return cs.dumps_panoptic(images, annotations, cs.panoptic_categories(train_id))
 
 
 def instance_json(frames: list[tuple[str, str, dict]], segm_trainid: bool) -> bytes:

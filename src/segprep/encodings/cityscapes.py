@@ -20,6 +20,7 @@ share it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -197,8 +198,14 @@ def rasterize_indexed(annotation: dict[str, Any], name: str) -> tuple[np.ndarray
 
 def train_ids_of_indexed(index: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(labelTrainIds, instanceTrainIds) of ``rasterize_indexed``'s result, without the full instanceIds map."""
-    return (np.take(np.take(semantic_train_id_lut(), values), index),
-            np.take(np.take(instance_train_id_lut(), values), index))
+    label_table = np.take(semantic_train_id_lut(), values)
+    if index.dtype == np.uint8:  # Pillow's point() maps 8-bit images through a table ~1.5x faster than numpy
+        padded = np.zeros(256, np.uint8)
+        padded[: len(label_table)] = label_table
+        label = np.asarray(Image.fromarray(index).point(padded.tolist()))
+    else:
+        label = np.take(label_table, index)
+    return label, np.take(np.take(instance_train_id_lut(), values), index)
 
 
 # ---------------------------------------------------------------------- runs, segments, RLE
@@ -399,3 +406,36 @@ def instance_annotations(stats: SegmentStats, height: int, width: int) -> list[d
         {"iscrowd": int(v < DIVISOR), "category_id": class_of(v), "bbox": box, "area": area, "segmentation": rle}
         for v, rle, area, box in zip(values, rles, areas, boxes)
     ]
+
+
+def dumps_panoptic(images: list[dict], annotations: list[dict], categories: list[dict]) -> bytes:
+    """``json.dumps({"annotations", "categories", "images"}, sort_keys=True, indent=4)`` byte for byte, as
+    createPanopticImgs writes it, for its fixed shape (images: file_name, height, id, width; annotations:
+    file_name, image_id, segments_info of area, bbox, category_id, id, iscrowd) without the pure-Python
+    indenting encoder: ~20x faster on a whole split."""
+    q = json.dumps
+
+    def segment(s: dict) -> str:
+        x, y, w, h = s["bbox"]
+        p = " " * 16
+        return (f'{p}{{\n{p}    "area": {int(s["area"])},\n{p}    "bbox": [\n{p}        {int(x)},\n{p}        {int(y)},\n'
+                f'{p}        {int(w)},\n{p}        {int(h)}\n{p}    ],\n{p}    "category_id": {int(s["category_id"])},\n'
+                f'{p}    "id": {int(s["id"])},\n{p}    "iscrowd": {int(s["iscrowd"])}\n{p}}}')
+
+    def annotation(a: dict) -> str:
+        segments = ",\n".join(segment(s) for s in a["segments_info"])
+        listed = f"[\n{segments}\n            ]" if segments else "[]"
+        return (f'        {{\n            "file_name": {q(a["file_name"])},\n            "image_id": {q(a["image_id"])},\n'
+                f'            "segments_info": {listed}\n        }}')
+
+    def image(i: dict) -> str:
+        return (f'        {{\n            "file_name": {q(i["file_name"])},\n            "height": {int(i["height"])},\n'
+                f'            "id": {q(i["id"])},\n            "width": {int(i["width"])}\n        }}')
+
+    def block(items: list[str]) -> str:
+        return "[\n" + ",\n".join(items) + "\n    ]" if items else "[]"
+
+    cats = json.dumps(categories, sort_keys=True, indent=4).replace("\n", "\n    ")
+    text = (f'{{\n    "annotations": {block([annotation(a) for a in annotations])},\n    "categories": {cats},\n'
+            f'    "images": {block([image(i) for i in images])}\n}}')
+    return text.encode()
