@@ -28,13 +28,13 @@ import numpy as np
 
 from segprep.checks import rules
 from segprep.checks.findings import Report
-from segprep.datasets.base import Download, Option, Recipe
+from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.encodings import cityscapes as cs
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.engine.runner import FinalizeContext, Plan
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput, MissingInput, SegprepError
+from segprep.errors import BadInput, MissingInput
 from segprep.io.archives import find_archive, list_members
 from segprep.io.images import decode_png, encode_png_fast, png_info
 from segprep.io.sources import FileSource, MemberSource, Source, find_dirs
@@ -101,7 +101,7 @@ class Cityscapes(Recipe):
     # ------------------------------------------------------------------ plan
 
     def plan(self, raw: Path, out_root: Path, options: dict[str, Any]) -> Plan:
-        splits = _parse_splits(options.get("splits") or "train,val,test")
+        splits = parse_splits(options.get("splits") or "train,val,test", SPLITS)
         train_id = bool(options.get("train_id"))
         gt, images, license_source, notes = find_inputs(raw)
         for split in splits:
@@ -226,14 +226,6 @@ def _files_under(anchor: Path):
             for entry in sorted(os.scandir(split_dir / city), key=lambda e: e.name):
                 if entry.is_file():
                     yield Path(entry.path)
-
-
-def _parse_splits(text: str) -> tuple[str, ...]:
-    splits = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = set(splits) - set(SPLITS)
-    if unknown or not splits:
-        raise SegprepError(f"--splits: unknown split(s) {sorted(unknown)}; choose from {', '.join(SPLITS)}")
-    return splits
 
 
 # ---------------------------------------------------------------------- tasks
