@@ -349,9 +349,11 @@ def panoptic_rgb(instance_ids: np.ndarray) -> np.ndarray:
 
 
 def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
-    """COCO-panoptic id of each pixel: R + 256 G + 65536 B (int64)."""
-    rgb = rgb.astype(np.int64)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+    """COCO-panoptic id of each pixel: R + 256 G + 65536 B (uint32)."""
+    ids = rgb[..., 0].astype(np.uint32)
+    ids |= rgb[..., 1].astype(np.uint32) << 8
+    ids |= rgb[..., 2].astype(np.uint32) << 16
+    return ids
 
 
 def segment_category(value: int, train_id: bool = False) -> tuple[int, int]:
@@ -388,14 +390,20 @@ def instance_categories() -> list[dict]:
     return [{"id": label.id, "name": label.name} for label in LABELS if label.hasInstances and not label.ignoreInEval]
 
 
+def instance_values(stats: SegmentStats) -> list[int]:
+    """The instanceIds values mmdetection's converter annotates, ascending: >= 24, of an evaluated class with
+    instances (groups included, as crowd)."""
+    return [v for v in stats.values.tolist() if 24 <= v < _SPACE and evaluated_values()[v]
+            and BY_ID[class_of(v)].hasInstances]
+
+
 def instance_annotations(stats: SegmentStats, height: int, width: int) -> list[dict]:
     """mmdetection's per-instance entries of an instanceIds map: every value >= 24 whose class has
     instances and is evaluated, ascending; groups are crowd; compressed RLE, area and float box
     computed by pycocotools from the RLE. Keys in mmdetection's order (no ids yet)."""
     from pycocotools import mask as mask_utils
 
-    values = [v for v in stats.values.tolist() if v >= 24 and v < _SPACE and evaluated_values()[v]
-              and BY_ID[class_of(v)].hasInstances]
+    values = instance_values(stats)
     rles = compress_rles(stats, values, height, width)
     if not rles:
         return []
