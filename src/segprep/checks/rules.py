@@ -58,10 +58,10 @@ def mismatches_off_edges(actual: np.ndarray, expected: np.ndarray) -> tuple[int,
     """
     if actual.shape != expected.shape:
         raise ValueError(f"shapes differ: {actual.shape} vs {expected.shape}")
-    rows, cols = np.nonzero(actual != expected)
+    h, w = expected.shape
+    rows, cols = np.divmod(np.flatnonzero(actual != expected), w)  # 2D np.nonzero is ~10x slower
     if rows.size == 0:
         return 0, 0
-    h, w = expected.shape
     explained = np.zeros(rows.size, bool)
     values = actual[rows, cols]
     for dy in (-1, 0, 1):
