@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_kitti_step.py
 	$(BIN)/python benchmarks/bench_coco.py
+	$(BIN)/python benchmarks/bench_cityscapes.py
 
 clean:
 	rm -rf $(VENV) demo build src/*.egg-info .pytest_cache

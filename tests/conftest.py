@@ -37,7 +37,7 @@ def kill_part_way(cmd: list[str], watch: Path, files: int, delay_ms: int = 150, 
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = sum(len(names) for _, _, names in os.walk(watch)) if watch.exists() else 0
+        done = sum(1 for _, _, names in os.walk(watch) for name in names if ".segprep-tmp" not in name)
         if done >= files:
             break
         time.sleep(0.02)

@@ -47,3 +47,24 @@ def count_mismatches(actual: Mapping[str, int], expected: Mapping[str, int]) -> 
         if got != want:
             out.append(f"{key}: {got:,} found, {want:,} published ({got - want:+,})")
     return out
+
+
+def mismatches_off_edges(actual: np.ndarray, expected: np.ndarray) -> tuple[int, int]:
+    """(pixels where two label maps differ, how many of those are not explained by a moved edge).
+
+    A difference is "on an edge" when the value ``actual`` has there occurs in ``expected`` within
+    the pixel's 3x3 neighbourhood: what another polygon rasteriser (or another version of one)
+    produces from the same polygons. Anything else is damage.
+    """
+    if actual.shape != expected.shape:
+        raise ValueError(f"shapes differ: {actual.shape} vs {expected.shape}")
+    h, w = expected.shape
+    rows, cols = np.divmod(np.flatnonzero(actual != expected), w)  # 2D np.nonzero is ~10x slower
+    if rows.size == 0:
+        return 0, 0
+    explained = np.zeros(rows.size, bool)
+    values = actual[rows, cols]
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            explained |= expected[np.clip(rows + dy, 0, h - 1), np.clip(cols + dx, 0, w - 1)] == values
+    return int(rows.size), int((~explained).sum())
