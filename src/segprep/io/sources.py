@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Union
 
 from segprep.errors import MissingInput
-from segprep.io.archives import Archive, ArchiveReader, Member
+from segprep.io.archives import Archive, ArchiveReader, Member, iter_members
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,18 @@ class SourceReader:
 
     def close(self) -> None:
         self._archives.close()
+
+
+def read_once(source: Source) -> bytes:
+    """The bytes of one source outside a task (e.g. a json a recipe needs to plan): a member of a one-pass
+    archive is read by a pass that stops at it."""
+    if isinstance(source, MemberSource) and source.sequential:
+        return dict(iter_members(source.archive, [source.member.name]))[source.member.name]
+    reader = SourceReader()
+    try:
+        return reader.read(source)
+    finally:
+        reader.close()
 
 
 def find_dirs(root: Path, names: Collection[str], max_depth: int, descend_into: Collection[str] = (),
