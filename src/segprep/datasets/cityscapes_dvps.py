@@ -25,14 +25,14 @@ from segprep.checks.findings import Report
 from segprep.datasets import cityscapes_vps as cvps
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.cityscapes import GT, decode_checked
-from segprep.datasets.dvps import SPLITS, check_depth_png, depth_note, depth_stats, find_video_sequence
+from segprep.datasets.dvps import (GRAY16, SPLITS, check_depth_png, check_image, check_map, depth_note, depth_stats,
+                                   find_video_sequence, wrong_download)
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.engine.runner import Plan
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput
-from segprep.io.images import encode_png_fast, png_info
+from segprep.io.images import encode_png_fast
 from segprep.report.model import CountRow, ReportSection, evenly_spaced
 
 PUBLISHED_FRAMES = {"train": 2400, "val": 300}  # google-research/deeplab2 data/dataset.py (2400/300/300)
@@ -87,12 +87,7 @@ class CityscapesDVPS(Recipe):
         verify_tree(out_root, report, official, jobs, progress)
 
     def inspect_raw(self, raw: Path) -> list[tuple[str, str]]:
-        try:
-            find_depth(raw)
-        except Exception as exc:  # a wrong archive under the expected name: say what it holds
-            if any((raw / n).exists() for n in (DEPTH.filename, *DEPTH.extracted)):
-                return [(DEPTH.filename, str(exc).split("\n")[0])]
-        return []
+        return wrong_download(raw, DEPTH, find_depth)
 
     def report_section(self, out_root: Path, jobs: int, progress: Progress) -> ReportSection:
         section = ReportSection(self.NAME, self.FOLDER, self.TITLE, cvps.categories())
@@ -192,17 +187,17 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
             if missing:
                 report.fail("files", f"video_sequence/{split}/{prefix}_*", f"missing: {', '.join(missing)}")
                 continue
-            work.append(str(root / split / prefix))
+            work.append((str(out_root), f"video_sequence/{split}/{prefix}"))
         _check_sequences(split, found, report)
     results = parallel_map(check_frame, work, jobs, progress, "verify cityscapes-dvps")
     stats = []
-    for stem, result in zip(work, results):
+    for (_, stem), result in zip(work, results):
         if isinstance(result, Exception):
             report.checked("decode")
-            report.fail("decode", os.path.relpath(stem, out_root) + "_*", f"{type(result).__name__}: {result}")
+            report.fail("decode", f"{stem}_*", f"{type(result).__name__}: {result}")
             continue
         checks, depth = result
-        report.add((check, os.path.relpath(stem, out_root) + suffix, message) for check, suffix, message in checks)
+        report.add(checks)
         if depth is not None:
             stats.append(depth)
     if stats:
@@ -241,43 +236,18 @@ def _check_sequences(split: str, found: dict[str, set[str]], report: Report) -> 
             report.fail("sequences", f"video_sequence/{split}/{seq}_*", "; ".join(problems))
 
 
-def check_frame(stem: str) -> tuple[list[tuple[str, str, str | None]], tuple[int, int, int] | None]:
-    """Checks of one frame's three files; returns (check, file suffix, message or None) and the depth statistics."""
+def check_frame(item: tuple[str, str]) -> tuple[list[tuple[str, str, str | None]], tuple[int, int, int] | None]:
+    """Checks of one frame's three files; returns (check, file, message or None) and the depth statistics."""
+    root, stem = Path(item[0]), item[1]
     out: list[tuple[str, str, str | None]] = []
-    arrays: dict[str, np.ndarray] = {}
-    size = None
-    suffix = "_leftImg8bit.png"
-    try:
-        info = png_info(Path(stem + suffix).read_bytes(), os.path.basename(stem) + suffix)
-        if (info.color_type, info.bit_depth) != (2, 8):
-            raise BadInput(f"expected an 8-bit RGB PNG, found colour type {info.color_type}, {info.bit_depth} bit")
-        size = (info.height, info.width)
-        out.append(("decode", suffix, None))
-    except BadInput as exc:
-        out.append(("decode", suffix, str(exc)))
-    for kind in ("gtFine_instanceTrainIds", "depth"):
-        suffix = f"_{kind}.png"
-        name = os.path.basename(stem) + suffix
-        try:
-            data = Path(stem + suffix).read_bytes()
-            info = png_info(data, name)
-            if (info.color_type, info.bit_depth) != (0, 16):
-                raise BadInput(f"expected a 16-bit one-channel PNG, found colour type {info.color_type}, "
-                               f"{info.bit_depth} bit")
-            arrays[kind] = decode_checked(data, name)
-            out.append(("decode", suffix, None))
-        except BadInput as exc:
-            out.append(("decode", suffix, str(exc)))
-            continue
-        if size is not None:
-            shape = arrays[kind].shape
-            out.append(("same size", suffix, None if shape == size else f"{shape[1]}x{shape[0]}, the image is "
-                                                                        f"{size[1]}x{size[0]}"))
-    label = arrays.get("gtFine_instanceTrainIds")
+    size = check_image(root / f"{stem}_leftImg8bit.png", f"{stem}_leftImg8bit.png", out)
+    label = check_map(root / f"{stem}_gtFine_instanceTrainIds.png", f"{stem}_gtFine_instanceTrainIds.png", GRAY16,
+                      "a 16-bit one-channel PNG", size, out)
+    depth = check_map(root / f"{stem}_depth.png", f"{stem}_depth.png", GRAY16, "a 16-bit one-channel PNG (uint16, "
+                      "metres*256)", size, out)
     if label is not None:
         present = np.flatnonzero(np.bincount(label.ravel(), minlength=1 << 16))
         bad = [int(v) for v in present if not vps.valid_dvps_values()[v]]
-        out.append(("values", "_gtFine_instanceTrainIds.png", None if not bad else
+        out.append(("values", f"{stem}_gtFine_instanceTrainIds.png", None if not bad else
                     f"values that are neither 32000 (void), stuff trainId*1000 nor thing trainId*1000+k: {bad[:10]}"))
-    depth = arrays.get("depth")
     return out, depth_stats(depth) if depth is not None else None

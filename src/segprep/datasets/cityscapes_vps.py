@@ -36,6 +36,7 @@ from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.cityscapes import GT, decode_checked, place_checked, report_missing
+from segprep.datasets.dvps import GRAY8, GRAY16, RGB8, check_image, check_map, png_kind
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
@@ -74,7 +75,7 @@ VPS = Download(
     extracted=("cityscapes_vps", "cityscapes-vps-dataset-1.0"),
 )
 SEQUENCE = Download(
-    "leftImg8bit_sequence_trainvaltest.zip", "324 GB", "https://www.cityscapes-dataset.com/downloads/ (packageID=14)",
+    "leftImg8bit_sequence_trainvaltest.zip", "324 GB", "https://www.cityscapes-dataset.com/downloads/",
     "the 30-frame snippets around every Cityscapes frame, leftImg8bit_sequence/{train,val,test}/{city}/"
     "{city}_{seq}_{frame}_leftImg8bit.png; only the val snippets are read (nothing is extracted). Also accepted: "
     "leftImg8bit_sequence.zip, or the extracted leftImg8bit_sequence/val/ folder", login=True,
@@ -504,7 +505,7 @@ def decode_color_map(data: bytes, name: str) -> np.ndarray:
     info = png_info(data, name)
     if (info.color_type, info.bit_depth) not in ((2, 8), (6, 8), (3, 8), (3, 4), (3, 2), (3, 1)):
         raise BadInput(f"{name}: expected a colour-coded map (8-bit RGB, RGBA or palette PNG), found a "
-                       f"{_png_kind(info)} PNG")
+                       f"{png_kind(info)} PNG")
     color = decode_png_fast(data, name)
     if color.ndim != 3 or color.shape[2] not in (3, 4):
         raise BadInput(f"{name}: expected 3 or 4 colour channels, found shape {color.shape}")
@@ -520,13 +521,8 @@ def decode_instance_map(data: bytes, name: str) -> np.ndarray:
             values = np.unique(decode_png(data, name))
             detail = f" with values {values[:12].tolist()}{' ...' if values.size > 12 else ''}"
         raise BadInput(f"{name}: expected a 16-bit one-channel instance-id PNG (labelId*1000+k, as Cityscapes "
-                       f"instanceIds), found a {_png_kind(info)} PNG{detail}")
+                       f"instanceIds), found a {png_kind(info)} PNG{detail}")
     return decode_checked(data, name)
-
-
-def _png_kind(info) -> str:
-    kinds = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale+alpha", 6: "RGBA"}
-    return f"{info.bit_depth}-bit {kinds.get(info.color_type, info.color_type)}"
 
 
 def frame_labels(ctx: TaskContext, cls: Source, inst: Source) -> tuple[np.ndarray, np.ndarray]:
@@ -810,62 +806,28 @@ def _check_video_json(out_root: Path, documents: dict, frames: list[tuple[str, s
     return segments
 
 
-_IMAGE_KINDS = {"img": ((2, 8),), "labelmap": ((0, 8),), "panoptic_inst": ((0, 16),), "panoptic_video": ((2, 8),)}
-
-
 def check_frame(item: dict) -> list[tuple[str, str, str | None]]:
     """Pixel checks of one frame (or, for an img_all frame, its PNG structure)."""
     root, split = Path(item["root"]), item["split"]
     out: list[tuple[str, str, str | None]] = []
     if "dense" in item:
-        rel = f"{split}/img_all/{item['dense']}"
-        problem = _png_problem(root / rel, rel, "img")
-        out.append(("decode", rel, problem if isinstance(problem, str) else None))
+        check_image(root / split / "img_all" / item["dense"], f"{split}/img_all/{item['dense']}", out)
         return out
-    file_name = item["file_name"]
-    image_rel = f"{split}/img/{file_name}"
-    problem = _png_problem(root / image_rel, image_rel, "img")
-    out.append(("decode", image_rel, problem if isinstance(problem, str) else None))
+    size = check_image(root / split / "img" / item["file_name"], f"{split}/img/{item['file_name']}", out)
     if split not in LABELLED:
         return out
-    size = problem if isinstance(problem, tuple) else None
-    name = label_name(file_name)
+    name = label_name(item["file_name"])
+    kinds = {"labelmap": (GRAY8, "an 8-bit grayscale PNG"), "panoptic_inst": (GRAY16, "a 16-bit grayscale PNG"),
+             "panoptic_video": (RGB8, "an 8-bit RGB PNG")}
     maps = {}
     for folder in ("labelmap", "panoptic_inst") + (("panoptic_video",) if split == "val" else ()):
         rel = f"{split}/{folder}/{name}"
-        try:
-            data = (root / rel).read_bytes()
-            info = png_info(data, rel)
-            if (info.color_type, info.bit_depth) not in _IMAGE_KINDS[folder]:
-                raise BadInput(f"expected {_kind_text(folder)}, found a {_png_kind(info)} PNG")
-            maps[folder] = decode_checked(data, rel)
-            out.append(("decode", rel, None))
-        except BadInput as exc:
-            out.append(("decode", rel, str(exc)))
-            continue
-        if size is not None:
-            shape = maps[folder].shape[:2]
-            out.append(("same size", rel, None if shape == size else f"{shape[1]}x{shape[0]}, the image is "
-                                                                    f"{size[1]}x{size[0]}"))
+        array = check_map(root / rel, rel, *kinds[folder], size, out)
+        if array is not None:
+            maps[folder] = array
     if "labelmap" in maps and "panoptic_inst" in maps and maps["labelmap"].shape == maps["panoptic_inst"].shape:
         out += _check_values(split, name, maps, item.get("segments"))
     return out
-
-
-def _kind_text(folder: str) -> str:
-    return {"img": "an 8-bit RGB PNG", "labelmap": "an 8-bit grayscale PNG", "panoptic_inst": "a 16-bit grayscale PNG",
-            "panoptic_video": "an 8-bit RGB PNG"}[folder]
-
-
-def _png_problem(path: Path, rel: str, folder: str) -> str | tuple[int, int] | None:
-    """(height, width) of a complete PNG of the expected kind, else what is wrong with it."""
-    try:
-        info = png_info(path.read_bytes(), rel)
-    except (BadInput, FileNotFoundError) as exc:
-        return str(exc)
-    if (info.color_type, info.bit_depth) not in _IMAGE_KINDS[folder]:
-        return f"expected {_kind_text(folder)}, found a {_png_kind(info)} PNG"
-    return info.height, info.width
 
 
 def _check_values(split: str, name: str, maps: dict, segments: list | None) -> list[tuple[str, str, str | None]]:

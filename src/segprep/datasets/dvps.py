@@ -1,5 +1,6 @@
-"""What the two DVPS recipes share: finding a ``video_sequence/{train,val}/`` annotation download whose archive
-name is not published, and checking depth PNGs (uint16, metres * 256, 0 = no depth)."""
+"""What the Cityscapes-VPS, Cityscapes-DVPS and SemKITTI-DVPS recipes share: finding a
+``video_sequence/{train,val}/`` annotation download whose archive name is not published, checking depth
+PNGs (uint16, metres * 256, 0 = no depth), and the per-file checks of their ``verify``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,22 @@ from pathlib import Path
 import numpy as np
 
 from segprep.datasets.base import Download
-from segprep.errors import BadInput, MissingInput
+from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.archives import Archive, archive_kind, list_members
-from segprep.io.images import png_info
+from segprep.io.images import PngInfo, png_info
 from segprep.io.sources import FileSource, MemberSource, Source, find_dirs
 
 DEPTH_SCALE = 256.0  # depth PNG value = metres * 256
 SPLITS = ("train", "val")
+_COLOR_TYPES = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale+alpha", 6: "RGBA"}
+RGB8 = {(2, 8)}
+GRAY8 = {(0, 8)}
+GRAY16 = {(0, 16)}
+
+
+def png_kind(info: PngInfo) -> str:
+    """'16-bit grayscale', '8-bit RGB'..."""
+    return f"{info.bit_depth}-bit {_COLOR_TYPES.get(info.color_type, info.color_type)}"
 
 
 def find_video_sequence(raw: Path, pattern: re.Pattern, keywords: tuple[str, ...], what: str,
@@ -86,10 +96,60 @@ def candidate_archives(raw: Path, keywords: tuple[str, ...]) -> list[Archive]:
 def check_depth_png(data: bytes, name: str) -> None:
     """A depth map must be a complete 16-bit one-channel PNG."""
     info = png_info(data, name)
-    if info.color_type != 0 or info.bit_depth != 16:
-        kinds = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale+alpha", 6: "RGBA"}
+    if (info.color_type, info.bit_depth) not in GRAY16:
         raise BadInput(f"{name}: expected a depth map as a 16-bit one-channel PNG (uint16, metres*256), found a "
-                       f"{info.bit_depth}-bit {kinds.get(info.color_type, info.color_type)} PNG")
+                       f"{png_kind(info)} PNG")
+
+
+def wrong_download(raw: Path, download: Download, find) -> list[tuple[str, str]]:
+    """For ``Recipe.inspect_raw``: the download is there under its expected name but ``find(raw)`` finds none of
+    its files (e.g. the other dataset's ``video_sequence.zip``): (file, what it holds instead)."""
+    if not any((raw / n).exists() for n in (download.filename, *download.extracted)):
+        return []
+    try:
+        find(raw)
+    except SegprepError as exc:
+        return [(download.filename, str(exc).split("\n")[0])]
+    return []
+
+
+# ---------------------------------------------------------------------- verify: one file at a time
+
+
+def check_image(path: Path, key: str, out: list) -> tuple[int, int] | None:
+    """A complete 8-bit RGB PNG photo: records ("decode", key, problem or None); returns its (height, width)."""
+    try:
+        info = png_info(path.read_bytes(), key)
+        if (info.color_type, info.bit_depth) not in RGB8:
+            raise BadInput(f"expected an 8-bit RGB PNG, found a {png_kind(info)} PNG")
+    except (BadInput, FileNotFoundError) as exc:
+        out.append(("decode", key, str(exc)))
+        return None
+    out.append(("decode", key, None))
+    return info.height, info.width
+
+
+def check_map(path: Path, key: str, kinds: set[tuple[int, int]], what: str, size: tuple[int, int] | None,
+              out: list) -> np.ndarray | None:
+    """A label or depth map: complete, of one of ``kinds`` ((colour type, bit depth), described by ``what``), and of
+    the image's ``size``; records ("decode", ...) and ("same size", ...) results and returns the pixels."""
+    from segprep.datasets.cityscapes import decode_checked
+
+    try:
+        data = path.read_bytes()
+        info = png_info(data, key)
+        if (info.color_type, info.bit_depth) not in kinds:
+            raise BadInput(f"expected {what}, found a {png_kind(info)} PNG")
+        array = decode_checked(data, key)
+    except (BadInput, FileNotFoundError) as exc:
+        out.append(("decode", key, str(exc)))
+        return None
+    out.append(("decode", key, None))
+    if size is not None:
+        shape = array.shape[:2]
+        out.append(("same size", key, None if shape == size else f"{shape[1]}x{shape[0]}, the image is "
+                                                                  f"{size[1]}x{size[0]}"))
+    return array
 
 
 def depth_stats(depth: np.ndarray) -> tuple[int, int, int]:

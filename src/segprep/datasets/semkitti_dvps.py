@@ -22,7 +22,8 @@ from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.cityscapes import decode_checked, place_checked, report_missing
-from segprep.datasets.dvps import SPLITS, check_depth_png, depth_note, depth_stats, find_video_sequence
+from segprep.datasets.dvps import (GRAY8, GRAY16, SPLITS, check_depth_png, check_image, check_map, depth_note,
+                                   depth_stats, find_video_sequence, png_kind, wrong_download)
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.engine.runner import Plan
@@ -127,12 +128,7 @@ class SemKittiDVPS(Recipe):
         verify_tree(out_root, report, official, jobs, progress)
 
     def inspect_raw(self, raw: Path) -> list[tuple[str, str]]:
-        try:
-            find_annotations(raw)
-        except Exception as exc:  # a wrong archive under the expected name: say what it holds
-            if any((raw / n).exists() for n in (ANNOTATIONS.filename, *ANNOTATIONS.extracted)):
-                return [(ANNOTATIONS.filename, str(exc).split("\n")[0])]
-        return []
+        return wrong_download(raw, ANNOTATIONS, find_annotations)
 
     def report_section(self, out_root: Path, jobs: int, progress: Progress) -> ReportSection:
         categories = [Category(name, color, index < NUM_THINGS) for index, (name, color) in enumerate(CLASSES)]
@@ -235,9 +231,8 @@ def place_annotation(ctx: TaskContext, task: Task) -> None:
 def check_label_png(data: bytes, name: str) -> None:
     """Class and instance maps: complete one-channel 8- or 16-bit PNGs (their bit depth is not documented)."""
     info = png_info(data, name)
-    if info.color_type != 0 or info.bit_depth not in (8, 16):
-        raise BadInput(f"{name}: expected a one-channel 8- or 16-bit PNG, found colour type {info.color_type}, "
-                       f"{info.bit_depth} bit")
+    if (info.color_type, info.bit_depth) not in GRAY8 | GRAY16:
+        raise BadInput(f"{name}: expected a one-channel 8- or 16-bit PNG, found a {png_kind(info)} PNG")
 
 
 # ---------------------------------------------------------------------- verification
@@ -282,7 +277,7 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
             if missing:
                 report.fail("files", f"video_sequence/{split}/{seq:06d}_{frame:06d}_*", f"missing: {', '.join(missing)}")
                 continue
-            work.append({"folder": str(root / split), "files": files})
+            work.append({"root": str(out_root), "folder": f"video_sequence/{split}", "files": files})
         for seq, numbers in sorted(by_seq.items()):
             report.checked("sequences")
             gaps = rules.missing_frames(numbers)
@@ -294,13 +289,12 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
     for item, result in zip(work, results):
         if isinstance(result, Exception):
             report.checked("decode")
-            report.fail("decode", os.path.relpath(item["folder"], out_root) + "/" + item["files"]["leftImg8bit"],
-                        f"{type(result).__name__}: {result}")
+            report.fail("decode", f"{item['folder']}/{item['files']['leftImg8bit']}", f"{type(result).__name__}: {result}")
             continue
         checks, depth, on_stuff = result
-        folder = os.path.relpath(item["folder"], out_root)
-        report.add((check, f"{folder}/{name}", message) for check, name, message in checks)
-        stats.append(depth) if depth is not None else None
+        report.add(checks)
+        if depth is not None:
+            stats.append(depth)
         stuff_instances += on_stuff
     if stats:
         report.note(depth_note(stats))
@@ -312,46 +306,26 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
 
 
 def check_frame(item: dict) -> tuple[list[tuple[str, str, str | None]], tuple[int, int, int] | None, int]:
-    folder, files = Path(item["folder"]), item["files"]
+    """Checks of one frame's four files: (check, file, message or None), depth statistics, instance ids on stuff."""
+    root, folder, files = Path(item["root"]), item["folder"], item["files"]
     out: list[tuple[str, str, str | None]] = []
-    size = None
-    name = files["leftImg8bit"]
-    try:
-        info = png_info((folder / name).read_bytes(), name)
-        if (info.color_type, info.bit_depth) != (2, 8):
-            raise BadInput(f"expected an 8-bit RGB PNG, found colour type {info.color_type}, {info.bit_depth} bit")
-        size = (info.height, info.width)
-        out.append(("decode", name, None))
-    except BadInput as exc:
-        out.append(("decode", name, str(exc)))
-    arrays = {}
-    for kind, check in (("gtFine_class", check_label_png), ("gtFine_instance", check_label_png),
-                        ("depth", check_depth_png)):
-        name = files[kind]
-        try:
-            data = (folder / name).read_bytes()
-            check(data, name)
-            arrays[kind] = decode_checked(data, name)
-            out.append(("decode", name, None))
-        except BadInput as exc:
-            out.append(("decode", name, str(exc)))
-            continue
-        if size is not None:
-            shape = arrays[kind].shape
-            out.append(("same size", name, None if shape == size else f"{shape[1]}x{shape[0]}, the image is "
-                                                                      f"{size[1]}x{size[0]}"))
+    rel = {kind: f"{folder}/{name}" for kind, name in files.items()}
+    size = check_image(root / rel["leftImg8bit"], rel["leftImg8bit"], out)
+    label = "a one-channel 8- or 16-bit PNG"
+    classes = check_map(root / rel["gtFine_class"], rel["gtFine_class"], GRAY8 | GRAY16, label, size, out)
+    instances = check_map(root / rel["gtFine_instance"], rel["gtFine_instance"], GRAY8 | GRAY16, label, size, out)
+    depth = check_map(root / rel["depth"], rel["depth"], GRAY16, "a 16-bit one-channel PNG (uint16, metres*256)", size,
+                      out)
     on_stuff = 0
-    classes, instances = arrays.get("gtFine_class"), arrays.get("gtFine_instance")
     if classes is not None:
         bad = rules.unexpected_values(classes, list(range(len(CLASSES))) + [VOID])
-        out.append(("values", files["gtFine_class"], f"classes outside 0-18/255: {bad[:10]}" if bad else None))
+        out.append(("values", rel["gtFine_class"], f"classes outside 0-18/255: {bad[:10]}" if bad else None))
     if instances is not None:
         large = int(instances.max()) if instances.size else 0
-        out.append(("values", files["gtFine_instance"], None if large < INSTANCE_DIVISOR else
+        out.append(("values", rel["gtFine_instance"], None if large < INSTANCE_DIVISOR else
                     f"instance id {large} >= {INSTANCE_DIVISOR} (Video K-Net's class*10000 + instance would overflow)"))
         if classes is not None and classes.shape == instances.shape:
             on_stuff = int(((instances > 0) & (classes >= NUM_THINGS) & (classes != VOID)).any())
-    depth = arrays.get("depth")
     return out, depth_stats(depth) if depth is not None else None, on_stuff
 
 
