@@ -7,7 +7,7 @@ A Cityscapes-VPS frame is a labelled frame (image, colour + instance maps read, 
 panoptic_inst and, for val, panoptic_video written); the val snippets' img_all frames are placed too
 and counted separately. A DVPS frame is an image, a label and a depth map.
 
-    python benchmarks/bench_vps.py [--videos 8,4,2] [--width 2048] [--kitti-frames 20] [--work bench-work/vps]
+    python benchmarks/bench_vps.py [--videos 6,3,1] [--width 2048] [--kitti-frames 20] [--work bench-work/vps]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def count_files(root: Path, suffix: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", default="8,4,2", help="Cityscapes-VPS sample videos as train,val,test")
+    parser.add_argument("--videos", default="6,3,1", help="Cityscapes-VPS sample videos as train,val,test")
     parser.add_argument("--width", type=int, default=2048, help="Cityscapes frame width")
     parser.add_argument("--kitti-frames", type=int, default=20, help="SemKITTI-DVPS frames per sequence (11 sequences)")
     parser.add_argument("--jobs", type=int, default=default_jobs())

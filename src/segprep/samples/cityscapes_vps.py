@@ -89,19 +89,18 @@ def write_sample(out: Path, videos: dict[str, int], width: int = 512, jobs: int 
     def sequence_members():
         yield "README", README
         yield "license.txt", LICENSE
-        members = []
+        for split, city in (("test", "berlin"), ("train", "aachen")):  # never to be read by a VPS preparation
+            scene = StreetScene(seed=hash_seed(city), height=height, width=width)
+            for t in range(3):
+                yield (f"leftImg8bit_sequence/{split}/{city}/{city}_000000_{t:06d}_leftImg8bit.png",
+                       encode_png(scene.render(t).rgb, compress_level=1))
+        # the videos are in sorted Cityscapes order: the val members stream out sorted, one at a time
         for (video, t, _, _), result in zip(work, imap_ordered(render_frame, work, jobs)):
             if isinstance(result, Exception):
                 raise result
             if t in LABELLED_T:
                 rendered[(video.number, t)] = {k: v for k, v in result.items() if k != "photo"}
-            members.append((f"leftImg8bit_sequence/val/{video.city}/{video.stem(t)}_leftImg8bit.png", result["photo"]))
-        for split, city in (("train", "aachen"), ("test", "berlin")):  # never to be read by a VPS preparation
-            scene = StreetScene(seed=hash_seed(city), height=height, width=width)
-            for t in range(3):
-                members.append((f"leftImg8bit_sequence/{split}/{city}/{city}_000000_{t:06d}_leftImg8bit.png",
-                                encode_png(scene.render(t).rgb, compress_level=1)))
-        yield from sorted(members)
+            yield f"leftImg8bit_sequence/val/{video.city}/{video.stem(t)}_leftImg8bit.png", result["photo"]
 
     out.mkdir(parents=True, exist_ok=True)
     write_zip(out / "leftImg8bit_sequence_trainvaltest.zip", sequence_members())
@@ -162,7 +161,7 @@ def render_frame(item: tuple[Video, int, int, int]) -> dict:
     out["color"] = encode_png(color)  # RGB
     out["instance"] = encode_png(instance)
     labelmap, panoptic = vps.vps_labels(color, instance)
-    out["panoptic"] = panoptic
+    out["instances"] = instance_annotations(panoptic)
     out["depth"] = encode_png(synthetic_depth(labelmap, scene.horizon, width, video.number * 100 + t))
     return out
 
@@ -236,9 +235,20 @@ def synthetic_depth(labelmap: np.ndarray, horizon: int, width: int, seed: int) -
     return depth
 
 
-def released_jsons(videos: list[Video], rendered: dict, width: int, height: int) -> dict[str, bytes]:
+def instance_annotations(panoptic: np.ndarray) -> list[dict]:
+    """The instance-json entries of one frame: every thing segment of its panoptic_inst, with a compressed RLE."""
     from pycocotools import mask as mask_utils
 
+    out = []
+    for value in np.unique(panoptic[panoptic >= 1000]).tolist():
+        rle = mask_utils.encode(np.asfortranarray((panoptic == value).astype(np.uint8)))
+        rle["counts"] = rle["counts"].decode("ascii")
+        out.append({"category_id": value // 1000, "iscrowd": 0, "area": int(mask_utils.area(rle)),
+                    "bbox": [float(x) for x in mask_utils.toBbox(rle)], "segmentation": rle, "inst_id": value})
+    return out
+
+
+def released_jsons(videos: list[Video], rendered: dict, width: int, height: int) -> dict[str, bytes]:
     out = {}
     categories = city_default_categories()
     for split in ("train", "val", "test"):
@@ -257,15 +267,8 @@ def released_jsons(videos: list[Video], rendered: dict, width: int, height: int)
             for j, t in enumerate(LABELLED_T):
                 image_id = (v.number - 1) * 6 + j + 1
                 coco_images.append({"id": image_id, "file_name": v.file_name(j), "width": width, "height": height})
-                panoptic = rendered[(v.number, t)]["panoptic"]
-                for value in np.unique(panoptic[panoptic >= 1000]).tolist():
-                    rle = mask_utils.encode(np.asfortranarray((panoptic == value).astype(np.uint8)))
-                    rle["counts"] = rle["counts"].decode("ascii")
-                    annotations.append({"id": len(annotations) + 1, "image_id": image_id,
-                                        "category_id": value // 1000, "iscrowd": 0,
-                                        "area": int(mask_utils.area(rle)),
-                                        "bbox": [float(x) for x in mask_utils.toBbox(rle)],
-                                        "segmentation": rle, "inst_id": value})
+                for entry in rendered[(v.number, t)]["instances"]:
+                    annotations.append({"id": len(annotations) + 1, "image_id": image_id, **entry})
         things = [{"id": c["id"], "name": c["name"], "supercategory": c["supercategory"]} for c in categories
                   if c["isthing"]]
         out[f"instances_{split}_city_vps_rle.json"] = json.dumps(
