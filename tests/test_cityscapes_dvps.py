@@ -221,8 +221,9 @@ def test_a_depth_archive_of_another_dataset_is_named_with_what_it_holds(raw, tmp
 def test_verify_reports_each_kind_of_damage_by_file(prepared, tmp_path):
     root = tmp_path / "data/cityscapes-dvps"
     shutil.copytree(prepared / "cityscapes-dvps", root)
-    (split, a, *_), (_, b, *_), (_, c, *_) = list(frames())[:3]
+    (split, a, *_), (_, b, *_), (_, c, *_), (_, d, *_) = list(frames())[:4]
     folder = root / "video_sequence" / split
+    Image.fromarray(np.zeros_like(pixels(folder / f"{d}_depth.png"))).save(folder / f"{d}_depth.png")  # no depth at all
     label = np.array(pixels(folder / f"{a}_gtFine_instanceTrainIds.png"))
     label[0, 0] = 19000
     Image.fromarray(label).save(folder / f"{a}_gtFine_instanceTrainIds.png")
@@ -236,6 +237,7 @@ def test_verify_reports_each_kind_of_damage_by_file(prepared, tmp_path):
         ("decode", f"video_sequence/{split}/{b}_depth.png"),
         ("files", f"video_sequence/{split}/{c}_*"),
         ("layout", f"video_sequence/{split}/README.txt"),
+        ("depth", f"video_sequence/{split}/{d}_depth.png"),
     }, failed
 
 
@@ -251,3 +253,15 @@ def test_verify_official_and_sequence_checks(prepared, tmp_path, capsys):
         (root / f"video_sequence/{split}/{prefix}_{kind}.png").unlink()
     failed = {(f.check, f.path) for f in api.verify("cityscapes-dvps", root.parent, jobs=2, quiet=True).findings}
     assert failed == {("sequences", f"video_sequence/{split}/{prefix[:6]}_*")}
+
+
+def test_report_section_counts_and_frames(prepared):
+    from segprep.datasets.cityscapes_dvps import CityscapesDVPS
+    from segprep.engine.progress import Progress
+
+    section = CityscapesDVPS().report_section(prepared / "cityscapes-dvps", 1, Progress(True))
+    assert [(c.split, c.what, c.found, c.published) for c in section.counts] == [
+        ("train", "frames", 12, 2400), ("train", "sequences", 2, 400), ("val", "frames", 12, 300),
+        ("val", "sequences", 2, 50)]
+    assert len(section.frames) == 4 and section.frames[0].void.any()
+    assert set(section.frames[0].category_of.values()) <= set(range(19))

@@ -200,3 +200,15 @@ def test_verify_official_compares_each_sequence_with_kitti_odometry(prepared, ca
     assert len(messages) == 11 + 2
     assert "consecutive frame pairs of train: 10 found, 19,120 published (-19,110)" in messages
     assert "consecutive frame pairs of val: 1 found, 4,070 published (-4,069)" in messages
+
+
+def test_report_section_counts_and_frames(prepared):
+    from segprep.datasets.semkitti_dvps import SemKittiDVPS
+    from segprep.engine.progress import Progress
+
+    section = SemKittiDVPS().report_section(prepared / "semkitti-dvps", 1, Progress(True))
+    assert [(c.split, c.found, c.published) for c in section.counts] == [("train", 20, 19130), ("val", 2, 4071)]
+    assert [c.name for c in section.categories[:8]] == ["car", "bicycle", "motorcycle", "truck", "other-vehicle",
+                                                         "person", "bicyclist", "motorcyclist"]
+    view = section.frames[0]
+    assert view.void.mean() > 0.5 and set(view.category_of.values()) <= set(range(19))

@@ -25,8 +25,8 @@ from segprep.checks.findings import Report
 from segprep.datasets import cityscapes_vps as cvps
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.cityscapes import GT, decode_checked
-from segprep.datasets.dvps import (GRAY16, SPLITS, check_depth_png, check_image, check_map, depth_note, depth_stats,
-                                   find_video_sequence, wrong_download)
+from segprep.datasets.dvps import (GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
+                                   depth_note, find_video_sequence, wrong_download)
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
@@ -250,4 +250,4 @@ def check_frame(item: tuple[str, str]) -> tuple[list[tuple[str, str, str | None]
         bad = [int(v) for v in present if not vps.valid_dvps_values()[v]]
         out.append(("values", f"{stem}_gtFine_instanceTrainIds.png", None if not bad else
                     f"values that are neither 32000 (void), stuff trainId*1000 nor thing trainId*1000+k: {bad[:10]}"))
-    return out, depth_stats(depth) if depth is not None else None
+    return out, check_depth_values(depth, f"{stem}_depth.png", out) if depth is not None else None

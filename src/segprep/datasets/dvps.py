@@ -152,6 +152,13 @@ def check_map(path: Path, key: str, kinds: set[tuple[int, int]], what: str, size
     return array
 
 
+def check_depth_values(depth: np.ndarray, key: str, out: list) -> tuple[int, int, int]:
+    """Records ("depth", key, problem or None): a depth map must hold some depth; returns its statistics."""
+    stats = depth_stats(depth)
+    out.append(("depth", key, None if stats[0] else "no pixel holds a depth (every value is 0)"))
+    return stats
+
+
 def depth_stats(depth: np.ndarray) -> tuple[int, int, int]:
     """(valid pixels, all pixels, largest value) of a depth map."""
     valid = depth > 0

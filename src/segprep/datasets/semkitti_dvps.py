@@ -22,8 +22,8 @@ from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.cityscapes import decode_checked, place_checked, report_missing
-from segprep.datasets.dvps import (GRAY8, GRAY16, SPLITS, check_depth_png, check_image, check_map, depth_note,
-                                   depth_stats, find_video_sequence, png_kind, wrong_download)
+from segprep.datasets.dvps import (GRAY8, GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
+                                   depth_note, find_video_sequence, png_kind, wrong_download)
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.engine.runner import Plan
@@ -258,6 +258,8 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
                                            "gtFine_instance|depth_{focal}}.png)")
                 continue
             seq = int(match.group(2))
+            if match.group(5) and not float(match.group(5)) > 0:
+                report.fail("layout", rel, "the focal length in the name is not positive")
             if seq not in SEQUENCES or split_of(seq) != split:
                 report.fail("layout", rel, f"sequence {seq:02d} does not belong to {split} (08 is val, 00-07, 09, 10 "
                                            "train)")
@@ -326,7 +328,8 @@ def check_frame(item: dict) -> tuple[list[tuple[str, str, str | None]], tuple[in
                     f"instance id {large} >= {INSTANCE_DIVISOR} (Video K-Net's class*10000 + instance would overflow)"))
         if classes is not None and classes.shape == instances.shape:
             on_stuff = int(((instances > 0) & (classes >= NUM_THINGS) & (classes != VOID)).any())
-    return out, depth_stats(depth) if depth is not None else None, on_stuff
+    stats = check_depth_values(depth, rel["depth"], out) if depth is not None else None
+    return out, stats, on_stuff
 
 
 def _check_official(frames: dict[str, dict[tuple[int, int], dict[str, str]]], report: Report) -> None:
