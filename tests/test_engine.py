@@ -232,3 +232,21 @@ def test_a_plan_that_writes_one_output_twice_is_a_bug(tmp_path):
     tasks = [Task("a", actions.copy_upper, (), ("x",), {"text": "a"}), Task("b", actions.copy_upper, (), ("x",), {"text": "b"})]
     with pytest.raises(ValueError, match="twice"):
         go(tmp_path, tasks)
+
+
+def test_a_pool_found_broken_at_submission_loses_nothing(tmp_path, monkeypatch):
+    """The pool can break between two collects: the next submit raises at once, not in a future."""
+    from segprep.engine import executors
+
+    real_submit = executors.ProcessExecutor.submit
+    calls = {"n": 0}
+
+    def flaky_submit(self, fn, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise executors.BrokenProcessPool("broke while idle")
+        return real_submit(self, fn, *args)
+
+    monkeypatch.setattr(executors.ProcessExecutor, "submit", flaky_submit)
+    summary = go(tmp_path, text_tasks(40), jobs=2)
+    assert summary.ok and summary.written == 40
