@@ -174,7 +174,7 @@ def test_use_tool_runs_the_official_downloader_for_login_files(tmp_path, monkeyp
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "csDownload"
-    fake.write_text('#!/bin/sh\n# args: --resume -d DIR NAME\necho "$@" > "$4/args.txt"; echo zip > "$4/$5"\n')
+    fake.write_text('#!/bin/sh\n# args: --resume -d DIR NAME\necho "$@" > "$3/args.txt"; echo zip > "$3/$4"\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     from segprep import datasets
@@ -184,5 +184,5 @@ def test_use_tool_runs_the_official_downloader_for_login_files(tmp_path, monkeyp
     manual = download(recipe, raw, quiet=True)
     assert {o.status for o in manual} == {"manual"} and all("--use-tool" in o.detail for o in manual)
     outcomes = download(recipe, raw, use_tool=True, quiet=True)
-    assert {o.status for o in outcomes} == {"tool"}
+    assert {o.status for o in outcomes} == {"tool"}, [o.detail for o in outcomes]
     assert (raw / "gtFine_trainvaltest.zip").exists() and "--resume -d" in (raw / "args.txt").read_text()
