@@ -681,13 +681,9 @@ def _verify_jsons(root: Path, lists: dict[str, list[str]], measured: dict[tuple[
                   report: Report) -> None:
     docs = {}
     for name in [JSON_ALL] + [f"panoptic_gt_VIPSeg_{s}.json" for s in SPLITS] + [CATEGORIES_JSON]:
-        report.checked("json")
-        try:
-            docs[name] = json.loads((root / name).read_bytes())
-        except FileNotFoundError:
-            report.fail("json", name, "missing")
-        except ValueError as exc:
-            report.fail("json", name, f"not valid json ({exc})")
+        loaded = rules.read_json(report, "json", root, name)
+        if loaded is not None:
+            docs[name] = loaded
     if CATEGORIES_JSON in docs:
         report.checked("categories")
         if docs[CATEGORIES_JSON] != enc.categories_json():
