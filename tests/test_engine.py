@@ -2,7 +2,6 @@
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -89,7 +88,7 @@ def test_journal_ignores_a_torn_line_and_compacts_sorted(tmp_path):
 def test_outputs_intact_detects_truncation_and_accepts_an_identical_copy(tmp_path):
     out = tmp_path / "root"
     mtime, inode = atomic.write_bytes(out / "f.bin", b"abcdef")
-    record = atomic.OutputRecord("f.bin", 6, atomic.sha256(b"abcdef"), mtime, inode)
+    record = atomic.OutputRecord("f.bin", 6, atomic.digest(b"abcdef"), mtime, inode)
     entry = JournalEntry("k", "fp", [record], None)
     assert outputs_intact(entry, out)
     # Same bytes under a new inode (the tree was copied): the hash is checked and accepted.
@@ -232,3 +231,21 @@ def test_a_plan_that_writes_one_output_twice_is_a_bug(tmp_path):
     tasks = [Task("a", actions.copy_upper, (), ("x",), {"text": "a"}), Task("b", actions.copy_upper, (), ("x",), {"text": "b"})]
     with pytest.raises(ValueError, match="twice"):
         go(tmp_path, tasks)
+
+
+def test_a_pool_found_broken_at_submission_loses_nothing(tmp_path, monkeypatch):
+    """The pool can break between two collects: the next submit raises at once, not in a future."""
+    from segprep.engine import executors
+
+    real_submit = executors.ProcessExecutor.submit
+    calls = {"n": 0}
+
+    def flaky_submit(self, fn, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise executors.BrokenProcessPool("broke while idle")
+        return real_submit(self, fn, *args)
+
+    monkeypatch.setattr(executors.ProcessExecutor, "submit", flaky_submit)
+    summary = go(tmp_path, text_tasks(40), jobs=2)
+    assert summary.ok and summary.written == 40

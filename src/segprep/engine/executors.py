@@ -16,6 +16,7 @@ import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from segprep.engine.malloc import tune_malloc
 from segprep.errors import SegprepError
 
 __all__ = ["BrokenProcessPool", "DaskExecutor", "Executor", "InlineExecutor", "LostBatch", "ProcessExecutor",
@@ -82,6 +83,7 @@ class ProcessExecutor(Executor):
 def _init_worker() -> None:
     # Ctrl-C goes to the main process, which stops feeding work and shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_malloc()  # every worker handles frame-sized buffers (recipes also call it: Dask workers)
 
 
 class DaskExecutor(Executor):

@@ -323,7 +323,12 @@ class _Scheduler:
     def _submit(self, batch: list[Item]) -> None:
         while len(self.in_flight) >= self.executor.jobs * IN_FLIGHT_PER_JOB:
             self._collect()
-        self.in_flight[self.executor.submit(run_batch, self.config, batch)] = batch
+        try:
+            future = self.executor.submit(run_batch, self.config, batch)
+        except BrokenProcessPool:  # the pool broke since the last collect: this batch is lost with the others
+            self._recover([batch])
+            return
+        self.in_flight[future] = batch
 
     def _collect(self) -> None:
         done, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
@@ -343,12 +348,15 @@ class _Scheduler:
             for result in results:
                 self._deliver(result)
         if lost:
-            # Every batch in flight died with the pool; which task killed it is unknown.
-            lost += self.in_flight.values()
-            self.in_flight.clear()
-            self.executor.restart()
-            for batch in lost:
-                self._run_alone(batch)
+            self._recover(lost)
+
+    def _recover(self, lost: list[list[Item]]) -> None:
+        """The pool broke: every batch in flight died with it, and which task killed it is unknown."""
+        lost += self.in_flight.values()
+        self.in_flight.clear()
+        self.executor.restart()
+        for batch in lost:
+            self._run_alone(batch)
 
     def _run_alone(self, batch: list[Item]) -> None:
         """Reruns the tasks of a lost batch one at a time on a fresh pool: one that kills it again is the culprit."""
