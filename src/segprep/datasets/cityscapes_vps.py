@@ -79,7 +79,7 @@ SEQUENCE = Download(
     "the 30-frame snippets around every Cityscapes frame, leftImg8bit_sequence/{train,val,test}/{city}/"
     "{city}_{seq}_{frame}_leftImg8bit.png; only the val snippets are read (nothing is extracted). Also accepted: "
     "leftImg8bit_sequence.zip, or the extracted leftImg8bit_sequence/val/ folder", login=True,
-    tool=("csDownload", "-d", "{raw}", "{filename}"), extracted=("leftImg8bit_sequence",),
+    tool=("csDownload", "--resume", "-d", "{raw}", "{filename}"), extracted=("leftImg8bit_sequence",),
 )
 SEQUENCE_NAMES = ("leftImg8bit_sequence_trainvaltest.zip", "leftImg8bit_sequence.zip")
 GT_NAMES = ("gtFine_trainvaltest.zip", "gtFine.zip")
@@ -576,20 +576,6 @@ _ALLOWED = {
 }
 
 
-def _load(out_root: Path, name: str, report: Report, check: str, required: bool = True) -> Any:
-    path = out_root / name
-    report.checked(check)
-    if not path.is_file():
-        if required:
-            report.fail(check, name, "missing")
-        return None
-    try:
-        return json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        report.fail(check, name, f"not valid JSON ({exc})")
-    return None
-
-
 def _listing(folder: Path) -> set[str]:
     return set(os.listdir(folder)) if folder.is_dir() else set()
 
@@ -605,9 +591,12 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
         report.checked("layout")
         if split not in splits:
             report.fail("layout", split, "split folder missing")
-    documents = {name: _load(out_root, name, report, "released jsons", required=name.startswith(("panoptic_im",
-                                                                                                  "instances")))
-                 for name in released_jsons()}
+    required = {f"panoptic_im_{s}_city_vps.json" for s in splits} | {f"im_all_info_{s}_city_vps.json" for s in splits
+                                                                     if s != "train"}
+    required |= {f"instances_{s}_city_vps_rle.json" for s in LABELLED}
+    documents = {name: rules.read_json(report, "released jsons", out_root, name)
+                 if name in required or (out_root / name).exists() else None for name in released_jsons()}
+    video = rules.read_json(report, "video json", out_root, VIDEO_JSON) if "val" in splits else None
     frames: dict[str, list[tuple[str, str]]] = {}
     work: list[dict] = []
     for split in splits:
@@ -640,13 +629,13 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
                 work.append({"root": str(out_root), "split": split, "file_name": file_name})
         for name in sorted(expected.get("img_all", set()) & present.get("img_all", set())):
             work.append({"root": str(out_root), "split": split, "dense": name})
-    segments = _check_video_json(out_root, documents, frames["val"], report) if "val" in frames else {}
+    segments = _check_video_json(video, documents, frames["val"], report) if video is not None else {}
     for item in work:
         if item["split"] == "val" and "file_name" in item:
             item["segments"] = segments.get(label_name(item["file_name"]))
     for split in LABELLED:
         if split in frames:
-            _check_instance_json(out_root, documents, split, frames[split], report)
+            _check_instance_json(documents, video, split, frames[split], report)
     results = parallel_map(check_frame, work, jobs, progress, "verify cityscapes-vps")
     for item, result in zip(work, results):
         if isinstance(result, Exception):
@@ -743,7 +732,7 @@ def _things(categories: list, key: str) -> list:
     return [c.get(key) for c in categories if isinstance(c, dict) and c.get("isthing") == 1]
 
 
-def _check_instance_json(out_root: Path, documents: dict, split: str, frames: list[tuple[str, str]],
+def _check_instance_json(documents: dict, video: Any, split: str, frames: list[tuple[str, str]],
                          report: Report) -> None:
     """What Video K-Net's CityscapesVPSDataset / CityscapesPanopticDataset need of instances_{split}_city_vps_rle.json."""
     name = f"instances_{split}_city_vps_rle.json"
@@ -758,8 +747,7 @@ def _check_instance_json(out_root: Path, documents: dict, split: str, frames: li
     if _things(_categories_of(panoptic), "trainid") != cat_ids:
         problems.append(f"thing categories {cat_ids} differ from the thing trainids of panoptic_im_{split}_city_vps.json "
                         "(Video K-Net asserts they are equal)")
-    if split == "val" and (out_root / VIDEO_JSON).is_file():
-        video = _load(out_root, VIDEO_JSON, report, "video json")
+    if split == "val" and video is not None:
         if _things(_categories_of(video), "id") != cat_ids:
             problems.append(f"thing categories {cat_ids} differ from the thing ids of {VIDEO_JSON}")
     images = [i for i in document["images"] if isinstance(i, dict)]
@@ -780,12 +768,9 @@ def _check_instance_json(out_root: Path, documents: dict, split: str, frames: li
         report.fail("instance json", name, "; ".join(problems))
 
 
-def _check_video_json(out_root: Path, documents: dict, frames: list[tuple[str, str]], report: Report) -> dict:
+def _check_video_json(document: Any, documents: dict, frames: list[tuple[str, str]], report: Report) -> dict:
     """panoptic_gt_val_city_vps.json: frames in sorted order, ids and names derived as the official script does,
     the released categories; returns each frame's segments for the pixel checks."""
-    document = _load(out_root, VIDEO_JSON, report, "video json")
-    if document is None:
-        return {}
     try:
         images = [(i["id"], i["file_name"]) for i in document["images"]]
         annotations = [(a["image_id"], a["file_name"]) for a in document["annotations"]]
