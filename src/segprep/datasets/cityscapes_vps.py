@@ -42,7 +42,7 @@ from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.engine.runner import FinalizeContext, Plan
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput, MissingInput
+from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.archives import Archive, find_archive, list_members, nested
 from segprep.io.images import decode_png, decode_png_fast, encode_png_fast, png_info
 from segprep.io.sources import FileSource, MemberSource, Source, find_dirs, read_once
@@ -159,8 +159,6 @@ def _videos_option(text: str) -> dict[str, int]:
         if len(counts) != 3 or min(counts) < 1:
             raise ValueError
     except ValueError:
-        from segprep.errors import SegprepError
-
         raise SegprepError(f"--videos {text}: give three positive numbers, train,val,test (e.g. 2,2,1)") from None
     return dict(zip(SPLITS, counts))
 
