@@ -20,9 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_kitti_step.py
-	$(BIN)/python benchmarks/bench_coco.py
-	$(BIN)/python benchmarks/bench_cityscapes.py
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo build src/*.egg-info .pytest_cache
