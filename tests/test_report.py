@@ -111,3 +111,25 @@ def test_overlay_colours_instances_by_id_outlines_them_and_hatches_void():
 def test_evenly_spaced_is_deterministic_and_spread():
     assert evenly_spaced(list(range(100)), 4) == [12, 37, 62, 87]
     assert evenly_spaced([1, 2], 5) == [1, 2]
+
+
+def test_report_reuses_the_last_verify_unless_a_prepare_ran_since(tmp_path):
+    api.sample("kitti-step", tmp_path / "raw", options={"frames": 2}, jobs=1)
+    data = tmp_path / "data"
+    assert api.prepare("kitti-step", tmp_path / "raw", data, jobs=1, quiet=True).ok
+    assert api.verify("kitti-step", data, jobs=1, quiet=True).ok  # saved in data/.segprep/kitti-step/
+    victim = data / "kitti-step/video_sequence/test/000000_000001_leftImg8bit.png"
+    good = victim.read_bytes()
+    victim.write_bytes(good[:300])
+    page = api.report_html(data, tmp_path / "r1", jobs=1, quiet=True).read_text()
+    assert "all checks passed" in page  # the saved result: no new verify
+    page = api.report_html(data, tmp_path / "r2", jobs=1, quiet=True, reverify=True).read_text()
+    assert "000000_000001_leftImg8bit.png" in page and "problems" in page
+    victim.write_bytes(good)
+    page = api.report_html(data, tmp_path / "r3", jobs=1, quiet=True).read_text()
+    assert "problems" in page  # still the saved result of the last verify
+    journal = data / ".segprep/kitti-step/journal.jsonl"
+    later = (data / ".segprep/kitti-step/verify.json").stat().st_mtime_ns + 10**9
+    os.utime(journal, ns=(later, later))  # a prepare ran after the last verify: its result is stale
+    page = api.report_html(data, tmp_path / "r4", jobs=1, quiet=True).read_text()
+    assert "all checks passed" in page

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from segprep import datasets
 from segprep.checks.findings import Report
-from segprep.engine import runner
+from segprep.engine import atomic, runner
 from segprep.engine.executors import default_jobs
 from segprep.engine.progress import Progress
 from segprep.engine.runner import RunOptions, RunSummary
 from segprep.engine.tasks import PLACEMENTS
 from segprep.errors import SegprepError
+from segprep.io import jsonio
 
-STATE_FOLDER = ".segprep"  # under --data: journals and failure logs, one folder per dataset
+STATE_FOLDER = ".segprep"  # under --data: journals, failure logs and verify results, one folder per dataset
+VERIFY_RESULT = "verify.json"
 
 
 def prepare(
@@ -101,7 +104,18 @@ def verify(name: str, data: str | Path = "data", *, official: bool = False, jobs
         report.fail("layout", str(out_root), f"not prepared yet: run `segprep prepare {name} --raw DIR --data {data}`")
         return report
     recipe.verify(out_root, report, official, jobs or default_jobs(), Progress(quiet))
+    saved = Path(data) / STATE_FOLDER / name / VERIFY_RESULT
+    atomic.write_bytes(saved, jsonio.dumps(report.to_json() | {"official": official}))
     return report
+
+
+def last_verify(name: str, data: str | Path) -> Report | None:
+    """The result of the last ``verify`` of ``name``, if no ``prepare`` ran after it."""
+    state = Path(data) / STATE_FOLDER / name
+    saved, journal = state / VERIFY_RESULT, state / "journal.jsonl"
+    if not saved.is_file() or (journal.is_file() and journal.stat().st_mtime_ns > saved.stat().st_mtime_ns):
+        return None
+    return Report.from_json(json.loads(saved.read_bytes()))
 
 
 def sample(name: str, out: str | Path, *, options: dict[str, Any] | None = None, jobs: int | None = None) -> Path:
@@ -113,8 +127,12 @@ def sample(name: str, out: str | Path, *, options: dict[str, Any] | None = None,
 
 
 def report_html(data: str | Path = "data", out: str | Path = "report", *, names: list[str] | None = None,
-           jobs: int | None = None, quiet: bool = False) -> Path:
-    """Writes the HTML report of every prepared dataset under ``data`` (or ``names``); returns index.html."""
+                jobs: int | None = None, quiet: bool = False, reverify: bool = False) -> Path:
+    """Writes the HTML report of every prepared dataset under ``data`` (or ``names``); returns index.html.
+
+    Findings come from the last ``verify`` when no ``prepare`` ran since (verifying a full dataset
+    can take much longer than drawing its report), else ``verify`` runs now; ``reverify`` forces it.
+    """
     from segprep.report.page import write_report
 
     data, out = Path(data).absolute(), Path(out).absolute()
@@ -128,7 +146,8 @@ def report_html(data: str | Path = "data", out: str | Path = "report", *, names:
             continue
         progress.say(f"report: {name}")
         sections.append(recipe_class().report_section(data / recipe_class.FOLDER, jobs, progress))
-        reports[name] = verify(name, data, jobs=jobs, quiet=quiet)
+        saved = None if reverify else last_verify(name, data)
+        reports[name] = saved if saved is not None else verify(name, data, jobs=jobs, quiet=quiet)
     return write_report(sections, reports, out, data)
 
 

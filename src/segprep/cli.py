@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default=Path("report"), type=Path, help="folder for index.html and thumbnails")
     report.add_argument("--dataset", action="append", dest="names", help="only this dataset (repeatable)")
     report.add_argument("--quiet", action="store_true")
+    report.add_argument("--verify", action="store_true", dest="reverify",
+                        help="verify again instead of using the last verify results")
     _add_jobs(report)
     report.set_defaults(func=_report)
 
@@ -194,7 +196,8 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    index = api.report_html(args.data, args.out, names=args.names, jobs=args.jobs, quiet=args.quiet)
+    index = api.report_html(args.data, args.out, names=args.names, jobs=args.jobs, quiet=args.quiet,
+                            reverify=args.reverify)
     print(f"report written: {index}")
     return 0
 

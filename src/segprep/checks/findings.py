@@ -76,3 +76,14 @@ class Report:
                 for name, c in self._checks.items()
             },
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Report":
+        report = cls(data["dataset"])
+        for text in data.get("notes", []):
+            report.note(text)
+        for name, check in data["checks"].items():
+            report.checked(name, check["checked"])
+            for path, message in check["findings"]:
+                report.fail(name, path, message)
+        return report
