@@ -113,19 +113,21 @@ def check_split_files(root: Path, report: Report) -> dict[str, list[str]]:
     return lists
 
 
-def listed_stems(folder: Path, suffix: str, report: Report, rel: str | None = None) -> list[str]:
-    """Sorted stems of the ``*suffix`` files in ``folder``; anything else there is a stray file."""
+def stems_and_strays(folder: Path, suffix: str) -> tuple[list[str], list[str]]:
+    """Sorted stems of the ``*suffix`` files in ``folder``, and the names of everything else there."""
     try:
         names = sorted(os.listdir(folder))
     except FileNotFoundError:
-        return []
-    rel = rel if rel is not None else os.path.join(folder.parent.name, folder.name)
-    stems = []
-    for name in names:
-        if name.endswith(suffix):
-            stems.append(name[: -len(suffix)])
-        else:
-            report.fail("layout", f"{rel}/{name}", f"stray file (not *{suffix})")
+        return [], []
+    stems = [name[: -len(suffix)] for name in names if name.endswith(suffix)]
+    return stems, [name for name in names if not name.endswith(suffix)]
+
+
+def listed_stems(folder: Path, suffix: str, report: Report) -> list[str]:
+    """``stems_and_strays`` that reports each stray file."""
+    stems, strays = stems_and_strays(folder, suffix)
+    for name in strays:
+        report.fail("layout", os.path.join(folder.parent.name, folder.name, name), f"stray file (not *{suffix})")
     return stems
 
 
