@@ -86,3 +86,35 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(f"{str(x):<{w}}" for x, w in zip(row, widths)) + " |")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (a prepare command and its workers)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_timed(fn, items: list, jobs: int) -> tuple[float, float]:
+    """(wall, cpu) seconds of ``fn`` over ``items`` in ``jobs`` processes; ``fn`` returns the CPU seconds it
+    spent (pool workers are not reaped before the measurement ends, so their rusage cannot be used)."""
+    from segprep.engine.parallel import imap_ordered
+
+    start, cpu = time.perf_counter(), 0.0
+    for value in imap_ordered(fn, items, jobs):
+        if isinstance(value, Exception):
+            raise value
+        cpu += value
+    return time.perf_counter() - start, cpu
+
+
+def run_prepare(name: str, raw: Path, data: Path, jobs: int) -> tuple[float, float]:
+    """(wall, cpu) seconds of a whole ``segprep prepare NAME`` command into a fresh ``data``."""
+    import shutil
+
+    shutil.rmtree(data, ignore_errors=True)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    subprocess.run(segprep("prepare", name, "--raw", str(raw), "--data", str(data), "--jobs", str(jobs), "--quiet"),
+                   check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start, cpu_seconds() - cpu
