@@ -628,3 +628,6 @@ def test_decode_mask_reads_gray_and_palette_and_refuses_the_rest():
     with pytest.raises(BadInput, match="is empty"):
         enc.decode_mask(b"", "e")
     assert enc.invalid_values(enc.histogram(np.array([[0, 124, 125, 253, 254, 255]], np.uint8))) == [125, 254]
+    assert enc.check_values(np.array([[0, 1, 124, 255]], np.uint8)) == ([], 0)
+    assert enc.check_values(np.array([[0, 253, 253, 255]], np.uint8)) == ([], 2)
+    assert enc.check_values(np.array([[125, 253, 254, 255]], np.uint8)) == ([125, 254], 1)

@@ -441,22 +441,26 @@ def _frame(ctx: TaskContext, task: Task) -> dict | None:
     target = height_target(size, task.params["height"])
     resized = target != size
     mask = gray = mask_bytes = None
+    odd = 0
     if len(task.inputs) > 1:
         mask_source = task.inputs[1]
         mask_name = mask_source.describe()
         mask_bytes = _read(ctx, mask_source)
         try:
-            png_info(mask_bytes, mask_name)
+            mask_info = png_info(mask_bytes, mask_name)
         except BadInput as exc:
             raise Damaged(str(exc)) from None
-        mask, gray = enc.decode_mask(mask_bytes, mask_name)
+        enc.check_format(mask_info, mask_name)  # a mask of another kind is not damaged: it fails whatever the policy
+        try:
+            mask, gray = enc.decode_mask(mask_bytes, mask_name)
+        except BadInput as exc:
+            raise Damaged(str(exc)) from None
         if (mask.shape[1], mask.shape[0]) != size:
             raise BadInput(f"{mask_name} is {mask.shape[1]}x{mask.shape[0]} but its image {image_name} is "
                            f"{size[0]}x{size[1]}; the pair is inconsistent (re-extract this video)")
         if resized:
             mask = resize_nearest(mask, target)
-        counts = enc.histogram(mask)
-        invalid = enc.invalid_values(counts)
+        invalid, odd = enc.check_values(mask)
         if invalid:
             raise BadInput(f"{mask_name}: values {invalid[:10]} are not VSPW labels (0 others, 1-124 classes, "
                            "255 void)")
@@ -474,7 +478,6 @@ def _frame(ctx: TaskContext, task: Task) -> dict | None:
         put_unchanged(ctx, task.inputs[1], task.outputs[1], mask_bytes)  # already what we would write
     else:
         ctx.write_bytes(task.outputs[1], encode_png_fast(mask))
-    odd = int(counts[enc.ODD_VOID])
     return {"odd": odd} if odd else None
 
 
@@ -680,11 +683,10 @@ def _check_mask(path: Path, rel: str, size: tuple[int, int] | None, facts: dict)
         same = (mask.shape[1], mask.shape[0]) == size
         out.append(("same size", rel, None if same else f"{mask.shape[1]}x{mask.shape[0]}, its image is "
                                                        f"{size[0]}x{size[1]}"))
-    counts = enc.histogram(mask)
-    invalid = enc.invalid_values(counts)
+    invalid, odd = enc.check_values(mask)
     out.append(("values", rel, f"not VSPW labels (0-124, 255): {invalid[:10]}" if invalid else None))
-    if counts[enc.ODD_VOID]:
-        facts["odd"].append((rel, int(counts[enc.ODD_VOID])))
+    if odd:
+        facts["odd"].append((rel, odd))
     return out
 
 
