@@ -24,7 +24,6 @@ Each timing is the best of --repeats (the machine is shared; the load average is
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import time
@@ -36,7 +35,7 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import load_average as load, print_table, run_prepare, run_timed  # noqa: E402
+from common import frame_bench_arguments, load_average as load, print_table, run_prepare, run_timed  # noqa: E402
 
 from segprep.encodings import vipseg as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -136,12 +135,7 @@ def per_frame_ms(fn, masks: list[np.ndarray], repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=24, help="1080p videos (default 24)")
-    parser.add_argument("--frames", type=int, default=9, help="frames per video (default 9: 216 frames)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--work", type=Path, default=ROOT / "bench-work" / "vipseg")
-    args = parser.parse_args()
+    args = frame_bench_arguments(__doc__.splitlines()[0], ROOT / "bench-work" / "vipseg")
     tune_malloc()
     jobs_all = default_jobs()
     raw, data = args.work / "raw", args.work / "data"

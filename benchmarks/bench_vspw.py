@@ -22,7 +22,6 @@ Each timing is the best of --repeats (the machine is shared; the load average is
 
 from __future__ import annotations
 
-import argparse
 import io
 import shutil
 import sys
@@ -35,7 +34,7 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import load_average, print_table, run_prepare, run_timed  # noqa: E402
+from common import frame_bench_arguments, load_average, print_table, run_prepare, run_timed  # noqa: E402
 
 from segprep.encodings import vspw as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -86,8 +85,8 @@ def codec_work(item: tuple[bytes, bytes]) -> float:
 def step_breakdown(items: list, repeats: int) -> list[list[str]]:
     """CPU ms per frame of each step of a frame, in this process (1 core)."""
     names = ["JPEG header check (jpeg_info)", "JPEG decode + BILINEAR resize + JPEG encode (Pillow)",
-             "mask PNG check (chunks, CRCs)", "mask decode, 1080p 8-bit (libspng)", "mask nearest resize (Pillow's picks)",
-             "mask values (check_values)", "mask 8-bit PNG encode (libpng)"]
+             "mask PNG check (chunks, CRCs)", "mask decode, 1080p 8-bit (libspng)",
+             "mask nearest resize (Pillow's picks)", "mask values (check_values)", "mask 8-bit PNG encode (libpng)"]
     best = [float("inf")] * len(names)
     for _ in range(repeats):
         spent = [0.0] * len(names)
@@ -113,12 +112,7 @@ def step_breakdown(items: list, repeats: int) -> list[list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=24, help="1080p videos (default 24)")
-    parser.add_argument("--frames", type=int, default=9, help="frames per video (default 9: 216 frames)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--work", type=Path, default=ROOT / "bench-work" / "vspw")
-    args = parser.parse_args()
+    args = frame_bench_arguments(__doc__.splitlines()[0], ROOT / "bench-work" / "vspw")
     tune_malloc()
     jobs_all = default_jobs()
     shutil.rmtree(args.work, ignore_errors=True)
@@ -131,7 +125,8 @@ def main() -> None:
     tiny = args.work / "tiny"
     write_input(tiny, 1, 1, 1, parts=2)
     rows = []
-    for source, raw, jobs_list in (("split tar (3 parts)", parts, sorted({1, jobs_all})), ("extracted", tree, [jobs_all])):
+    inputs = (("split tar (3 parts)", parts, sorted({1, jobs_all})), ("extracted", tree, [jobs_all]))
+    for source, raw, jobs_list in inputs:
         for jobs in jobs_list:
             whole = codec = fixed = (float("inf"), float("inf"))
             for _ in range(args.repeats):  # interleaved, so all see the same background load

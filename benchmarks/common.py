@@ -118,3 +118,15 @@ def run_prepare(name: str, raw: Path, data: Path, jobs: int) -> tuple[float, flo
     subprocess.run(segprep("prepare", name, "--raw", str(raw), "--data", str(data), "--jobs", str(jobs), "--quiet"),
                    check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start, cpu_seconds() - cpu
+
+
+def frame_bench_arguments(description: str, work: Path):
+    """The options of the video-frame benchmarks (VIPSeg, VSPW): --videos, --frames, --repeats, --work."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--videos", type=int, default=24, help="1080p videos (default 24)")
+    parser.add_argument("--frames", type=int, default=9, help="frames per video (default 9: 216 frames)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=work)
+    return parser.parse_args()

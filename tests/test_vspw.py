@@ -309,8 +309,8 @@ def test_extracted_download_gives_the_same_bytes_and_links_what_needs_no_pixel_w
     assert tree_bytes(tmp_path / "vspw") == tree_bytes(prepared / "vspw")
     same = os.path.samefile
     video = "100_9OFxODps2Uo"  # already 854x480: image and 8-bit mask linked, not re-encoded
-    assert same(tmp_path / f"vspw/data/{video}/origin/00000610.jpg", extracted / f"VSPW/data/{video}/origin/00000610.jpg")
-    assert same(tmp_path / f"vspw/data/{video}/mask/00000610.png", extracted / f"VSPW/data/{video}/mask/00000610.png")
+    for rel in (f"data/{video}/origin/00000610.jpg", f"data/{video}/mask/00000610.png"):
+        assert same(tmp_path / "vspw" / rel, extracted / "VSPW" / rel)
     assert same(tmp_path / "vspw/train.txt", extracted / "VSPW/train.txt")
     assert tree_bytes(extracted) == before
 
@@ -485,7 +485,8 @@ def test_value_253_is_noted_by_prepare_and_verify(extracted, tmp_path, capsys):
     Image.fromarray(values).save(odd)
     assert main(["prepare", "vspw", "--raw", str(src), "--data", str(tmp_path / "data"), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "value 253 (void for Tube-Link; not a label in the VSPW README) kept in 1 mask(s), 729 pixels" in out  # 40x40 resized: 27x27
+    # 40x40 pixels of 253, resized: 27x27
+    assert "value 253 (void for Tube-Link; not a label in the VSPW README) kept in 1 mask(s), 729 pixels" in out
     assert main(["verify", "vspw", "--data", str(tmp_path / "data"), "--quiet"]) == 0
     assert "value 253 in 1 mask(s) (729 pixels), e.g. data/616_0tNe40TPqUc/mask/00000033.png" in capsys.readouterr().out
 

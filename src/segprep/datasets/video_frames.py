@@ -97,6 +97,18 @@ def read_split(source: Source) -> list[str]:
     return parse_split(read_source(source), source.describe())
 
 
+def read_split_lists(sources: dict[str, Source]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The video lists of the split files, and video -> split; a video listed in two splits is refused."""
+    lists = {split: read_split(source) for split, source in sources.items()}
+    split_of: dict[str, str] = {}
+    for split, videos in lists.items():
+        for video in videos:
+            if video in split_of:
+                raise BadInput(f"video {video} is listed in both {split_of[video]}.txt and {split}.txt")
+            split_of[video] = split
+    return lists, split_of
+
+
 def check_split_files(root: Path, report: Report) -> dict[str, list[str]]:
     """verify: the three split files are there with LF line endings; returns their video lists."""
     lists: dict[str, list[str]] = {}

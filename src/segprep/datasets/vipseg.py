@@ -30,7 +30,7 @@ from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe
 from segprep.datasets.video_frames import (DEFAULT_QUALITY, SPLITS, check_split_files, height_target, listed_stems,
-                                           named_archives, place_split_file, put_unchanged, read_split,
+                                           named_archives, place_split_file, put_unchanged, read_split_lists,
                                            report_missing, subdirs, write_image)
 from segprep.encodings import vipseg as enc
 from segprep.engine.malloc import tune_malloc
@@ -121,13 +121,7 @@ class VIPSeg(Recipe):
         if not roots:
             raise MissingInput(f"no VIPSeg download under {raw}. Expected:\n  - {DOWNLOAD.describe()}")
         split_sources = _split_sources(roots, raw)
-        lists = {split: read_split(source) for split, source in split_sources.items()}
-        seen: dict[str, str] = {}
-        for split, videos in lists.items():
-            for video in videos:
-                if video in seen:
-                    raise BadInput(f"video {video} is listed in both {seen[video]}.txt and {split}.txt")
-                seen[video] = split
+        lists, seen = read_split_lists(split_sources)
         official = quality == DEFAULT_QUALITY and short_side is None
         frames = _pick_frames(roots, official)
         params = {"quality": quality, "short_side": short_side}

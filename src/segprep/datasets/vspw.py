@@ -37,7 +37,7 @@ from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe
 from segprep.datasets.video_frames import (DEFAULT_QUALITY, SPLITS, check_split_files, height_target,
                                            named_archives, place_split_file, put_unchanged, read_source, read_split,
-                                           report_missing, stems_and_strays, subdirs)
+                                           read_split_lists, report_missing, stems_and_strays, subdirs)
 from segprep.encodings import vspw as enc
 from segprep.engine.malloc import tune_malloc
 from segprep.engine.parallel import parallel_map
@@ -149,13 +149,7 @@ class VSPW(Recipe):
             raise MissingInput(f"no VSPW frames under {raw}{hint}. Expected:\n  - {DOWNLOAD.describe()}\n"
                                f"  - or {DOWNLOAD_480P.describe()}")
         split_sources = _split_sources(trees, raw)
-        lists = {split: read_split(source) for split, source in split_sources.items()}
-        seen: dict[str, str] = {}
-        for split, videos in lists.items():
-            for video in videos:
-                if video in seen:
-                    raise BadInput(f"video {video} is listed in both {seen[video]}.txt and {split}.txt")
-                seen[video] = split
+        lists, seen = read_split_lists(split_sources)
         frames, replaced = pick_frames(usable, prefer_resized=height == TARGET_HEIGHT)
         notes += replaced
         params = {"height": height, "quality": quality}
@@ -173,7 +167,8 @@ class VSPW(Recipe):
                 tasks += _video_tasks(split, video, sorted(by_video.get(video, ())), frames, params, policy)
         unlisted = sorted(set(by_video) - set(seen))
         if unlisted:
-            notes.append(f"{len(unlisted):,} video(s) on disk are in no split file and are left out, e.g. {unlisted[0]}")
+            notes.append(f"{len(unlisted):,} video(s) on disk are in no split file and are left out, "
+                         f"e.g. {unlisted[0]}")
         return Plan(tasks, self.salt(options), notes, finalize=partial(write_record, policy["skip_damaged"]))
 
     # ------------------------------------------------------------------ verify
@@ -432,11 +427,8 @@ def make_frame(ctx: TaskContext, task: Task) -> dict | None:
 def _frame(ctx: TaskContext, task: Task) -> dict | None:
     image_source = task.inputs[0]
     image_name = image_source.describe()
-    image_data = _read(ctx, image_source)
-    try:
-        info = jpeg_info(image_data, image_name)
-    except BadInput as exc:
-        raise Damaged(str(exc)) from None
+    image_data = _damage(ctx.read, image_source)  # an archive that ends inside the member is damage too
+    info = _damage(jpeg_info, image_data, image_name)
     size = (info.width, info.height)
     target = height_target(size, task.params["height"])
     resized = target != size
@@ -445,16 +437,10 @@ def _frame(ctx: TaskContext, task: Task) -> dict | None:
     if len(task.inputs) > 1:
         mask_source = task.inputs[1]
         mask_name = mask_source.describe()
-        mask_bytes = _read(ctx, mask_source)
-        try:
-            mask_info = png_info(mask_bytes, mask_name)
-        except BadInput as exc:
-            raise Damaged(str(exc)) from None
+        mask_bytes = _damage(ctx.read, mask_source)
+        mask_info = _damage(png_info, mask_bytes, mask_name)
         enc.check_format(mask_info, mask_name)  # a mask of another kind is not damaged: it fails whatever the policy
-        try:
-            mask, gray = enc.decode_mask(mask_bytes, mask_name)
-        except BadInput as exc:
-            raise Damaged(str(exc)) from None
+        mask, gray = _damage(enc.decode_mask, mask_bytes, mask_name)
         if (mask.shape[1], mask.shape[0]) != size:
             raise BadInput(f"{mask_name} is {mask.shape[1]}x{mask.shape[0]} but its image {image_name} is "
                            f"{size[0]}x{size[1]}; the pair is inconsistent (re-extract this video)")
@@ -465,11 +451,8 @@ def _frame(ctx: TaskContext, task: Task) -> dict | None:
             raise BadInput(f"{mask_name}: values {invalid[:10]} are not VSPW labels (0 others, 1-124 classes, "
                            "255 void)")
     if resized:
-        try:
-            image_out = resize_jpeg(image_data, image_name, target, task.params["quality"])
-        except BadInput as exc:  # the headers were complete but the picture data is not
-            raise Damaged(str(exc)) from None
-        ctx.write_bytes(task.outputs[0], image_out)
+        # the headers may be complete and the picture data not: decoding finds it
+        ctx.write_bytes(task.outputs[0], _damage(resize_jpeg, image_data, image_name, target, task.params["quality"]))
     else:
         put_unchanged(ctx, image_source, task.outputs[0], image_data)
     if mask is None:
@@ -481,10 +464,11 @@ def _frame(ctx: TaskContext, task: Task) -> dict | None:
     return {"odd": odd} if odd else None
 
 
-def _read(ctx: TaskContext, source: Source) -> bytes:
+def _damage(fn, *args):
+    """``fn(*args)``, its BadInput (empty, truncated, undecodable input) raised as Damaged."""
     try:
-        return ctx.read(source)
-    except BadInput as exc:  # an archive that ends inside this member
+        return fn(*args)
+    except BadInput as exc:
         raise Damaged(str(exc)) from None
 
 
