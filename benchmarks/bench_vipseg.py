@@ -35,7 +35,7 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import frame_bench_arguments, load_average as load, print_table, run_prepare, run_timed  # noqa: E402
+from common import CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average as load, print_table  # noqa: E402
 
 from segprep.encodings import vipseg as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -138,7 +138,7 @@ def main() -> None:
     args = frame_bench_arguments(__doc__.splitlines()[0], ROOT / "bench-work" / "vipseg")
     tune_malloc()
     jobs_all = default_jobs()
-    raw, data = args.work / "raw", args.work / "data"
+    raw = args.work / "raw"
     shutil.rmtree(args.work, ignore_errors=True)
     pairs = write_input(raw, args.videos, args.frames, jobs_all)
     n = len(pairs)
@@ -150,19 +150,9 @@ def main() -> None:
              for (i, m), mask in zip(pairs, masks720)]
     tiny = args.work / "tiny"
     write_input(tiny, 1, 1, 1)
-    rows = []
-    for jobs in sorted({1, jobs_all}):
-        whole = codec = fixed = (float("inf"), float("inf"))
-        for _ in range(args.repeats):  # interleaved, so all see the same background load
-            whole = min(whole, run_prepare("vipseg", raw, data, jobs))
-            codec = min(codec, run_timed(codec_work, items, jobs))
-            fixed = min(fixed, run_prepare("vipseg", tiny, args.work / "tiny-data", jobs))
-        steady = (whole[0] - fixed[0]) / codec[0]
-        rows.append([f"{jobs}", f"{n / whole[0]:.1f}", f"{n / codec[0]:.1f}", f"{whole[0] / codec[0]:.2f}",
-                     f"{fixed[0]:.2f}", f"{steady:.2f}", f"{1000 * whole[1] / n:.1f}", f"{1000 * codec[1] / n:.1f}",
-                     f"{whole[1] / codec[1]:.2f}"])
-    print_table(["jobs", "prepare frames/s", "codec frames/s", "wall ratio", "1-frame run s",
-                 "ratio without start-up", "prepare CPU ms/frame", "codec CPU ms/frame", "CPU ratio"], rows)
+    rows = [codec_row("vipseg", raw, tiny, args.work, codec_work, items, jobs, args.repeats)
+            for jobs in sorted({1, jobs_all})]
+    print_table(CODEC_COLUMNS, rows)
     segments = np.mean([len(enc.to_panoptic(m).segments) for m in masks720])
     fast = per_frame_ms(enc.to_panoptic, masks720, args.repeats)
     slow = per_frame_ms(naive_panoptic, masks720[: max(1, n // 4)], 1)

@@ -34,7 +34,7 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import frame_bench_arguments, load_average, print_table, run_prepare, run_timed  # noqa: E402
+from common import CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average, print_table  # noqa: E402
 
 from segprep.encodings import vspw as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -116,7 +116,7 @@ def main() -> None:
     tune_malloc()
     jobs_all = default_jobs()
     shutil.rmtree(args.work, ignore_errors=True)
-    parts, tree, data = args.work / "parts", args.work / "extracted", args.work / "data"
+    parts, tree = args.work / "parts", args.work / "extracted"
     items = write_input(parts, args.videos, args.frames, jobs_all)
     extract(parts, tree)
     n = len(items)
@@ -124,21 +124,10 @@ def main() -> None:
           f"Pillow {PIL.__version__}; load average before: {load_average()}")
     tiny = args.work / "tiny"
     write_input(tiny, 1, 1, 1, parts=2)
-    rows = []
     inputs = (("split tar (3 parts)", parts, sorted({1, jobs_all})), ("extracted", tree, [jobs_all]))
-    for source, raw, jobs_list in inputs:
-        for jobs in jobs_list:
-            whole = codec = fixed = (float("inf"), float("inf"))
-            for _ in range(args.repeats):  # interleaved, so all see the same background load
-                whole = min(whole, run_prepare("vspw", raw, data, jobs))
-                codec = min(codec, run_timed(codec_work, items, jobs))
-                fixed = min(fixed, run_prepare("vspw", tiny, args.work / "tiny-data", jobs))
-            steady = (whole[0] - fixed[0]) / codec[0]
-            rows.append([source, f"{jobs}", f"{n / whole[0]:.1f}", f"{n / codec[0]:.1f}", f"{whole[0] / codec[0]:.2f}",
-                         f"{fixed[0]:.2f}", f"{steady:.2f}", f"{1000 * whole[1] / n:.1f}",
-                         f"{1000 * codec[1] / n:.1f}", f"{whole[1] / codec[1]:.2f}"])
-    print_table(["input", "jobs", "prepare frames/s", "codec frames/s", "wall ratio", "1-frame run s",
-                 "ratio without start-up", "prepare CPU ms/frame", "codec CPU ms/frame", "CPU ratio"], rows)
+    rows = [[source] + codec_row("vspw", raw, tiny, args.work, codec_work, items, jobs, args.repeats)
+            for source, raw, jobs_list in inputs for jobs in jobs_list]
+    print_table(["input"] + CODEC_COLUMNS, rows)
     print()
     print_table(["step of one 1080p frame (1 core)", "CPU ms"], step_breakdown(items, args.repeats))
     print(f"\nload average after: {load_average()}")

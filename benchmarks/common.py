@@ -130,3 +130,23 @@ def frame_bench_arguments(description: str, work: Path):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=work)
     return parser.parse_args()
+
+
+CODEC_COLUMNS = ["jobs", "prepare frames/s", "codec frames/s", "wall ratio", "1-frame run s", "ratio without start-up",
+                 "prepare CPU ms/frame", "codec CPU ms/frame", "CPU ratio"]
+
+
+def codec_row(name: str, raw: Path, tiny: Path, work: Path, codec_fn, items: list, jobs: int,
+              repeats: int) -> list[str]:
+    """One row of ``CODEC_COLUMNS``: ``segprep prepare NAME`` on ``raw`` against ``codec_fn`` (the bare codec
+    work, returning its CPU seconds) over ``items`` (one per frame), and the fixed cost of a run on ``tiny``
+    (a one-frame download); each the best of ``repeats``, interleaved so all see the same background load."""
+    n = len(items)
+    whole = codec = fixed = (float("inf"), float("inf"))
+    for _ in range(repeats):
+        whole = min(whole, run_prepare(name, raw, work / "data", jobs))
+        codec = min(codec, run_timed(codec_fn, items, jobs))
+        fixed = min(fixed, run_prepare(name, tiny, work / "tiny-data", jobs))
+    steady = (whole[0] - fixed[0]) / codec[0]
+    return [f"{jobs}", f"{n / whole[0]:.1f}", f"{n / codec[0]:.1f}", f"{whole[0] / codec[0]:.2f}", f"{fixed[0]:.2f}",
+            f"{steady:.2f}", f"{1000 * whole[1] / n:.1f}", f"{1000 * codec[1] / n:.1f}", f"{whole[1] / codec[1]:.2f}"]
