@@ -167,3 +167,22 @@ def test_cli_download_kitti_step_reports_what_it_could_not_fetch(tmp_path, capsy
     assert main(["download", "kitti-step", "--raw", str(tmp_path), "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "data_tracking_image_2.zip" in out and "kitti-step.tar.gz" in out and "failed" in out
+
+
+def test_use_tool_runs_the_official_downloader_for_login_files(tmp_path, monkeypatch):
+    """`--use-tool` runs e.g. csDownload with the raw folder and file name; without it, instructions."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "csDownload"
+    fake.write_text('#!/bin/sh\n# args: --resume -d DIR NAME\necho "$@" > "$3/args.txt"; echo zip > "$3/$4"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    from segprep import datasets
+
+    recipe = datasets.get("cityscapes")
+    raw = tmp_path / "raw"
+    manual = download(recipe, raw, quiet=True)
+    assert {o.status for o in manual} == {"manual"} and all("--use-tool" in o.detail for o in manual)
+    outcomes = download(recipe, raw, use_tool=True, quiet=True)
+    assert {o.status for o in outcomes} == {"tool"}, [o.detail for o in outcomes]
+    assert (raw / "gtFine_trainvaltest.zip").exists() and "--resume -d" in (raw / "args.txt").read_text()

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -89,7 +88,7 @@ def test_journal_ignores_a_torn_line_and_compacts_sorted(tmp_path):
 def test_outputs_intact_detects_truncation_and_accepts_an_identical_copy(tmp_path):
     out = tmp_path / "root"
     mtime, inode = atomic.write_bytes(out / "f.bin", b"abcdef")
-    record = atomic.OutputRecord("f.bin", 6, atomic.sha256(b"abcdef"), mtime, inode)
+    record = atomic.OutputRecord("f.bin", 6, atomic.digest(b"abcdef"), mtime, inode)
     entry = JournalEntry("k", "fp", [record], None)
     assert outputs_intact(entry, out)
     # Same bytes under a new inode (the tree was copied): the hash is checked and accepted.

@@ -68,3 +68,17 @@ def mismatches_off_edges(actual: np.ndarray, expected: np.ndarray) -> tuple[int,
         for dx in (-1, 0, 1):
             explained |= expected[np.clip(rows + dy, 0, h - 1), np.clip(cols + dx, 0, w - 1)] == values
     return int(rows.size), int((~explained).sum())
+
+
+def read_json(report, check: str, root, rel: str):
+    """The parsed json ``root/rel``, or None after a finding ("missing" / "not valid json")."""
+    import json
+
+    report.checked(check)
+    try:
+        return json.loads((root / rel).read_bytes())
+    except FileNotFoundError:
+        report.fail(check, rel, "missing")
+    except ValueError as exc:
+        report.fail(check, rel, f"not valid json ({exc})")
+    return None

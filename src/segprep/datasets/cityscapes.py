@@ -58,14 +58,14 @@ GT = Download(
     "fine annotations, gtFine/{train,val,test}/{city}/{city}_{seq}_{frame}_gtFine_{polygons.json,labelIds.png,"
     "instanceIds.png,color.png} with README and license.txt at the root; its extracted gtFine/ folder (and "
     "license.txt beside it) is accepted too", login=True,
-    tool=("csDownload", "-d", "{raw}", "{filename}"),  # cityscapesScripts' downloader, asks for the account
+    tool=("csDownload", "--resume", "-d", "{raw}", "{filename}"),  # cityscapesScripts' downloader, asks for the account
     extracted=("gtFine",),
 )
 IMAGES = Download(
     "leftImg8bit_trainvaltest.zip", "11 GB", "https://www.cityscapes-dataset.com/downloads/ (packageID=3)",
     "left 8-bit images, leftImg8bit/{train,val,test}/{city}/{city}_{seq}_{frame}_leftImg8bit.png with README "
     "and license.txt at the root; its extracted leftImg8bit/ folder is accepted too", login=True,
-    tool=("csDownload", "-d", "{raw}", "{filename}"), extracted=("leftImg8bit",),
+    tool=("csDownload", "--resume", "-d", "{raw}", "{filename}"), extracted=("leftImg8bit",),
 )
 
 _GT_NAME = re.compile(r"(?:^|/)gtFine/(train|val|test)/([^/]+)/([^/]+)_gtFine_(polygons\.json|labelIds\.png|"

@@ -470,14 +470,9 @@ def verify_coco(out_root: Path, report: Report, official: bool, jobs: int, progr
     for split in splits:
         jsons = {}
         for kind in ("instances", "panoptic"):
-            rel = f"annotations/{kind}_{split}2017.json"
-            report.checked("json")
-            try:
-                jsons[kind] = json.loads((out_root / rel).read_bytes())
-            except FileNotFoundError:
-                report.fail("json", rel, "missing")
-            except ValueError as exc:
-                report.fail("json", rel, f"not valid json: {exc}")
+            loaded = rules.read_json(report, "json", out_root, f"annotations/{kind}_{split}2017.json")
+            if loaded is not None:
+                jsons[kind] = loaded
         files = _list_folder(out_root, f"{split}2017", ".jpg", report)
         pngs = _list_folder(out_root, f"panoptic_{split}2017", ".png", report)
         stuff = _list_folder(out_root, f"panoptic_stuff_{split}2017", ".png", report)

@@ -522,13 +522,9 @@ def _verify(root: Path, report: Report, official: bool, jobs: int, progress: Pro
             if video in split_of:
                 report.fail("split files", f"{split}.txt", f"{video} is also listed in {split_of[video]}.txt")
             split_of.setdefault(video, split)
-    if (root / LABEL_TABLE).is_file():
-        report.checked("categories")
-        try:
-            table = json.loads((root / LABEL_TABLE).read_bytes())
-        except ValueError as exc:
-            table = f"not valid json ({exc})"
-        if table != enc.label_num_dic():
+    if (root / LABEL_TABLE).is_file():  # optional: the download's, copied when it has one
+        table = rules.read_json(report, "categories", root, LABEL_TABLE)
+        if table is not None and table != enc.label_num_dic():
             report.fail("categories", LABEL_TABLE, "differs from the 124 VSPW classes (+ others) in VIPSeg's order")
     report.checked("layout")
     present = {e.name for e in subdirs(root / "data")}

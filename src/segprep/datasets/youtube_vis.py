@@ -972,9 +972,13 @@ def _annotation_problem(ann: Any, images: dict, categories: set, seen_ids: set, 
 
 
 def _file_sha256(path: Path) -> str:
-    from segprep.engine.atomic import file_sha256
+    import hashlib
 
-    return file_sha256(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------- report

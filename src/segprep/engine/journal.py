@@ -90,6 +90,6 @@ def outputs_intact(entry: JournalEntry, out_root: Path) -> bool:
             return False
         if st.st_mtime_ns == record.mtime_ns and st.st_ino == record.inode:
             continue
-        if record.sha256 is None or atomic.file_sha256(path) != record.sha256:
+        if record.digest is None or atomic.file_digest(path) != record.digest:
             return False
     return True

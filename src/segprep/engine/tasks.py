@@ -84,7 +84,7 @@ class TaskContext:
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         mtime_ns, inode = atomic.write_bytes(self.out_root / rel, data)
-        self.outputs.append(OutputRecord(rel, len(data), atomic.sha256(data), mtime_ns, inode))
+        self.outputs.append(OutputRecord(rel, len(data), atomic.digest(data), mtime_ns, inode))
 
     def write_chunks(self, rel: str, chunks: Iterable[bytes]) -> None:
         """Like ``write_bytes`` for an output streamed in pieces, never held whole in memory."""

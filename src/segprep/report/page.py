@@ -72,8 +72,10 @@ def _section(section: ReportSection, report: Report | None, images: Path, out: P
         note = f" <small>({html.escape(section.stats.note)})</small>" if section.stats.note else ""
         parts.append(f"<h3>Classes{note}</h3>" + class_charts(section.stats, section.categories))
     if section.frames or section.strips:
+        shown = {i for view in section.frames + [v for strip in section.strips for v in strip]
+                 for i in view.category_of.values()}
         legend = "".join(f'<span><i style="background:rgb{c.color}"></i>{html.escape(c.name)}</span>'
-                         for c in section.categories if not c.isthing)
+                         for i, c in enumerate(section.categories) if not c.isthing and i in shown)
         parts.append("<h3>Sample frames</h3><p class=legend>Stuff colours: " + legend +
                      "<br>Things: one colour per instance, white outlines; void: hatched.</p>")
         parts.append("".join(_figure(v, section, images, out, data_root, f"{section.dataset}-f{i}")
