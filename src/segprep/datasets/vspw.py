@@ -75,9 +75,9 @@ DOWNLOAD = Download(
 DOWNLOAD_480P = Download(
     "VSPW_480p.zip", "",
     f"{PAGE} (README: \"VSPW 480P download links\", Google Drive or Baidu)",
-    "the official download already resized to 480p (VSPW_480p/data/{video}/{origin,mask}/, split files); used "
-    "instead of the full download when present (file name not published: any VSPW*.zip / .tar[.gz] is searched, "
-    "and an extracted VSPW_480p/ folder)",
+    "optional: the official download already resized to 480p (VSPW_480p/data/{video}/{origin,mask}/, split "
+    "files), linked instead of resizing the full download when present (file name not published: any VSPW*.zip / "
+    ".tar[.gz] with 480p in its name is searched, and an extracted VSPW_480p/ folder)",
     extracted=("VSPW_480p/data",), optional=True,
 )
 
@@ -734,5 +734,5 @@ def _label_view(out_root: Path, rel: str) -> LabelView:
     video, stem = rel.split("/")[1], rel.split("/")[3][: -len(".png")]
     present = np.flatnonzero(enc.histogram(mask))
     category_of = {int(v): int(v) - 1 for v in present if 1 <= v <= enc.NUM_CLASSES}
-    return LabelView(f"{video} {stem}", image, mask.astype(np.int64), category_of,
+    return LabelView(f"{video}/{stem}", image, mask.astype(np.int64), category_of,
                      (mask == enc.VOID) | (mask == enc.ODD_VOID), rel)
