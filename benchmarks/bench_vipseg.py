@@ -24,11 +24,7 @@ Each timing is the best of --repeats (the machine is shared; the load average is
 
 from __future__ import annotations
 
-import argparse
-import os
-import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,6 +34,8 @@ import PIL
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from common import CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average as load, print_table  # noqa: E402
 
 from segprep.encodings import vipseg as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -82,32 +80,6 @@ def codec_work(item: tuple[bytes, bytes, np.ndarray]) -> float:
     encode_png_fast(mask)
     encode_png_fast(rgb)
     return time.process_time() - start
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the prepare command and its workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def run_codec(items: list, jobs: int) -> tuple[float, float]:
-    """(wall, cpu) seconds of the codec work on every frame."""
-    start, cpu = time.perf_counter(), 0.0
-    for value in imap_ordered(codec_work, items, jobs):
-        if isinstance(value, Exception):
-            raise value
-        cpu += value
-    return time.perf_counter() - start, cpu
-
-
-def run_prepare(raw: Path, data: Path, jobs: int) -> tuple[float, float]:
-    """(wall, cpu) seconds of a whole prepare command."""
-    shutil.rmtree(data, ignore_errors=True)
-    cmd = [sys.executable, "-m", "segprep", "prepare", "vipseg", "--raw", str(raw), "--data", str(data),
-           "--jobs", str(jobs), "--quiet"]
-    start, cpu = time.perf_counter(), cpu_seconds()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def naive_panoptic(mask: np.ndarray) -> list:
@@ -162,28 +134,11 @@ def per_frame_ms(fn, masks: list[np.ndarray], repeats: int) -> float:
     return best * 1000
 
 
-def load() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    lines = ["| " + " | ".join(f"{h:<{w}}" for h, w in zip(headers, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(f"{str(x):<{w}}" for x, w in zip(row, widths)) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=24, help="1080p videos (default 24)")
-    parser.add_argument("--frames", type=int, default=9, help="frames per video (default 9: 216 frames)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--work", type=Path, default=ROOT / "bench-work" / "vipseg")
-    args = parser.parse_args()
+    args = frame_bench_arguments(__doc__.splitlines()[0], ROOT / "bench-work" / "vipseg")
     tune_malloc()
     jobs_all = default_jobs()
-    raw, data = args.work / "raw", args.work / "data"
+    raw = args.work / "raw"
     shutil.rmtree(args.work, ignore_errors=True)
     pairs = write_input(raw, args.videos, args.frames, jobs_all)
     n = len(pairs)
@@ -195,29 +150,19 @@ def main() -> None:
              for (i, m), mask in zip(pairs, masks720)]
     tiny = args.work / "tiny"
     write_input(tiny, 1, 1, 1)
-    rows = []
-    for jobs in sorted({1, jobs_all}):
-        whole = codec = fixed = (float("inf"), float("inf"))
-        for _ in range(args.repeats):  # interleaved, so all see the same background load
-            whole = min(whole, run_prepare(raw, data, jobs))
-            codec = min(codec, run_codec(items, jobs))
-            fixed = min(fixed, run_prepare(tiny, args.work / "tiny-data", jobs))
-        steady = (whole[0] - fixed[0]) / codec[0]
-        rows.append([f"{jobs}", f"{n / whole[0]:.1f}", f"{n / codec[0]:.1f}", f"{whole[0] / codec[0]:.2f}",
-                     f"{fixed[0]:.2f}", f"{steady:.2f}", f"{1000 * whole[1] / n:.1f}", f"{1000 * codec[1] / n:.1f}",
-                     f"{whole[1] / codec[1]:.2f}"])
-    print(table(["jobs", "prepare frames/s", "codec frames/s", "wall ratio", "1-frame run s",
-                 "ratio without start-up", "prepare CPU ms/frame", "codec CPU ms/frame", "CPU ratio"], rows))
+    rows = [codec_row("vipseg", raw, tiny, args.work, codec_work, items, jobs, args.repeats)
+            for jobs in sorted({1, jobs_all})]
+    print_table(CODEC_COLUMNS, rows)
     segments = np.mean([len(enc.to_panoptic(m).segments) for m in masks720])
     fast = per_frame_ms(enc.to_panoptic, masks720, args.repeats)
     slow = per_frame_ms(naive_panoptic, masks720[: max(1, n // 4)], 1)
     print()
-    print(table(["mask -> RGB + segments (1280x720, 1 core)", "ms per frame", "frames/s"], [
+    print_table(["mask -> RGB + segments (1280x720, 1 core)", "ms per frame", "frames/s"], [
         [f"to_panoptic (one pass, runs; {segments:.0f} segments/frame)", f"{fast:.2f}", f"{1000 / fast:.0f}"],
         ["per-segment masks (np.unique + mask == id)", f"{slow:.2f}", f"{1000 / slow:.0f}"],
-    ]))
+    ])
     print()
-    print(table(["step of one 1080p frame (1 core)", "CPU ms"], step_breakdown(items, args.repeats)))
+    print_table(["step of one 1080p frame (1 core)", "CPU ms"], step_breakdown(items, args.repeats))
     print(f"\nload average after: {load()}")
 
 

@@ -86,3 +86,67 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(f"{str(x):<{w}}" for x, w in zip(row, widths)) + " |")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (a prepare command and its workers)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_timed(fn, items: list, jobs: int) -> tuple[float, float]:
+    """(wall, cpu) seconds of ``fn`` over ``items`` in ``jobs`` processes; ``fn`` returns the CPU seconds it
+    spent (pool workers are not reaped before the measurement ends, so their rusage cannot be used)."""
+    from segprep.engine.parallel import imap_ordered
+
+    start, cpu = time.perf_counter(), 0.0
+    for value in imap_ordered(fn, items, jobs):
+        if isinstance(value, Exception):
+            raise value
+        cpu += value
+    return time.perf_counter() - start, cpu
+
+
+def run_prepare(name: str, raw: Path, data: Path, jobs: int) -> tuple[float, float]:
+    """(wall, cpu) seconds of a whole ``segprep prepare NAME`` command into a fresh ``data``."""
+    import shutil
+
+    shutil.rmtree(data, ignore_errors=True)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    subprocess.run(segprep("prepare", name, "--raw", str(raw), "--data", str(data), "--jobs", str(jobs), "--quiet"),
+                   check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start, cpu_seconds() - cpu
+
+
+def frame_bench_arguments(description: str, work: Path):
+    """The options of the video-frame benchmarks (VIPSeg, VSPW): --videos, --frames, --repeats, --work."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--videos", type=int, default=24, help="1080p videos (default 24)")
+    parser.add_argument("--frames", type=int, default=9, help="frames per video (default 9: 216 frames)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=work)
+    return parser.parse_args()
+
+
+CODEC_COLUMNS = ["jobs", "prepare frames/s", "codec frames/s", "wall ratio", "1-frame run s", "ratio without start-up",
+                 "prepare CPU ms/frame", "codec CPU ms/frame", "CPU ratio"]
+
+
+def codec_row(name: str, raw: Path, tiny: Path, work: Path, codec_fn, items: list, jobs: int,
+              repeats: int) -> list[str]:
+    """One row of ``CODEC_COLUMNS``: ``segprep prepare NAME`` on ``raw`` against ``codec_fn`` (the bare codec
+    work, returning its CPU seconds) over ``items`` (one per frame), and the fixed cost of a run on ``tiny``
+    (a one-frame download); each the best of ``repeats``, interleaved so all see the same background load."""
+    n = len(items)
+    whole = codec = fixed = (float("inf"), float("inf"))
+    for _ in range(repeats):
+        whole = min(whole, run_prepare(name, raw, work / "data", jobs))
+        codec = min(codec, run_timed(codec_fn, items, jobs))
+        fixed = min(fixed, run_prepare(name, tiny, work / "tiny-data", jobs))
+    steady = (whole[0] - fixed[0]) / codec[0]
+    return [f"{jobs}", f"{n / whole[0]:.1f}", f"{n / codec[0]:.1f}", f"{whole[0] / codec[0]:.2f}", f"{fixed[0]:.2f}",
+            f"{steady:.2f}", f"{1000 * whole[1] / n:.1f}", f"{1000 * codec[1] / n:.1f}", f"{whole[1] / codec[1]:.2f}"]

@@ -29,3 +29,13 @@ def write_nothing(ctx, task):
 
 def divide_by_zero(ctx, task):
     return 1 / 0
+
+
+def skip_or_fail(ctx, task):
+    """Fails on a "bad" item, or leaves its output out when the task's policy says to skip."""
+    if task.params.get("bad"):
+        if not task.policy.get("skip"):
+            raise BadInput(f"{task.key} is bad on purpose")
+        ctx.omit(task.outputs[0])
+        return {"skipped": True}
+    return copy_upper(ctx, task)

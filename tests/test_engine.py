@@ -126,6 +126,20 @@ def test_an_action_that_skips_an_output_fails(tmp_path):
     assert "did not write" in summary.failures[0].error
 
 
+def test_an_omitted_output_is_a_success_and_the_policy_is_not_fingerprinted(tmp_path):
+    tasks = text_tasks(4, actions.skip_or_fail, **{"2": {"bad": True}})
+    (tmp_path / "out_root/out").mkdir(parents=True)
+    (tmp_path / "out_root/out/002.txt").write_text("from an earlier run")
+    first = go(tmp_path, tasks)
+    assert [f.key for f in first.failures] == ["t002"] and first.written == 3
+    lenient = [Task(t.key, t.action, t.inputs, t.outputs, t.params, t.group, policy={"skip": True}) for t in tasks]
+    seen = {}
+    second = go(tmp_path, lenient, finalize=lambda ctx: seen.update(ctx.extras))
+    assert second.ok and (second.written, second.skipped) == (1, 3)  # only the failed task is redone
+    assert seen["t002"] == {"skipped": True} and not (tmp_path / "out_root/out/002.txt").exists()
+    assert go(tmp_path, tasks).skipped == 4  # the journal keeps the decision; the recipe reports it
+
+
 def test_a_worker_that_dies_is_retried_then_reported_and_the_rest_completes(tmp_path):
     tasks = text_tasks(12, actions.crash_hard, **{"5": {"crash": True}})
     summary = go(tmp_path, tasks, jobs=2)

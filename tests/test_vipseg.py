@@ -18,6 +18,7 @@ from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
 from segprep.datasets import vipseg as recipe
+from segprep.datasets.video_frames import parse_split
 from segprep.encodings import vipseg as enc
 from segprep.errors import BadInput, MissingInput
 from segprep.io import images
@@ -456,7 +457,7 @@ def test_categories_and_split_hashes_equal_the_official_files(shared_data):
     for split in recipe.SPLITS:
         data = (folder / f"{split}.txt").read_bytes()
         assert hashlib.sha256(data).hexdigest() == recipe.OFFICIAL_SPLIT_SHA256[split]
-        assert len(recipe._parse_split(data, split)) == recipe.PUBLISHED_VIDEOS[split]
+        assert len(parse_split(data, split)) == recipe.PUBLISHED_VIDEOS[split]
 
 
 def test_segment_stats_equal_per_segment_masks_on_random_maps():

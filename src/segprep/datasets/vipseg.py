@@ -30,6 +30,9 @@ from PIL import Image
 from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe
+from segprep.datasets.video_frames import (DEFAULT_QUALITY, SPLITS, check_split_files, height_target, listed_stems,
+                                           named_archives, parse_split, place_split_file, put_unchanged, read_split_lists,
+                                           report_missing, subdirs, write_image)
 from segprep.encodings import vipseg as enc
 from segprep.engine.malloc import tune_malloc
 from segprep.engine.parallel import parallel_map
@@ -38,15 +41,13 @@ from segprep.engine.runner import FinalizeContext, Plan
 from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io import jsonio
-from segprep.io.archives import Archive, archive_kind, iter_members, list_members
+from segprep.io.archives import list_members
 from segprep.io.images import decode_png, encode_png_fast, jpeg_info, png_info, resize_jpeg, resize_nearest
-from segprep.io.sources import FileSource, MemberSource, Source, SourceReader
+from segprep.io.sources import FileSource, MemberSource, Source
 from segprep.report.model import Category, ClassStats, CountRow, LabelView, ReportSection, evenly_spaced
 
-SPLITS = ("train", "val", "test")
 LABELLED_SPLITS = ("train", "val")
 TARGET = 720
-DEFAULT_QUALITY = 75  # Pillow's default, what change2_720p.py's img.save() uses
 PUBLISHED_VIDEOS = {"train": 2806, "val": 343, "test": 387}
 # sha256 of the official split files (VIPSeg-Dataset/VIPSeg-Dataset train.txt, val.txt, test.txt)
 OFFICIAL_SPLIT_SHA256 = {
@@ -122,13 +123,7 @@ class VIPSeg(Recipe):
         if not roots:
             raise MissingInput(f"no VIPSeg download under {raw}. Expected:\n  - {DOWNLOAD.describe()}")
         split_sources = _split_sources(roots, raw)
-        lists = {split: _read_split(split, source) for split, source in split_sources.items()}
-        seen: dict[str, str] = {}
-        for split, videos in lists.items():
-            for video in videos:
-                if video in seen:
-                    raise BadInput(f"video {video} is listed in both {seen[video]}.txt and {split}.txt")
-                seen[video] = split
+        lists, seen = read_split_lists(split_sources)
         official = quality == DEFAULT_QUALITY and short_side is None
         frames = _pick_frames(roots, official)
         params = {"quality": quality, "short_side": short_side}
@@ -178,7 +173,7 @@ class VIPSeg(Recipe):
     def report_section(self, out_root: Path, jobs: int, progress: Progress) -> ReportSection:
         categories = [Category(name, color, bool(isthing)) for name, isthing, color in enc.CATEGORIES]
         section = ReportSection(self.NAME, self.FOLDER, self.TITLE, categories)
-        lists = {split: _parse_split((out_root / f"{split}.txt").read_bytes(), f"{split}.txt")
+        lists = {split: parse_split((out_root / f"{split}.txt").read_bytes(), f"{split}.txt")
                  for split in SPLITS if (out_root / f"{split}.txt").is_file()}
         labelled: list[tuple[str, str]] = []  # (video, stem) of every frame with a mask
         strip_video = None
@@ -231,7 +226,7 @@ def find_roots(raw: Path, max_depth: int = 3) -> tuple[list[_Root], list[str]]:
     for _ in range(max_depth + 1):
         next_frontier = []
         for folder in frontier:
-            entries = _subdirs(folder)
+            entries = subdirs(folder)
             names = {e.name for e in entries}
             if names & {"imgs", "images"}:
                 root = _Root(str(folder))
@@ -247,7 +242,7 @@ def find_roots(raw: Path, max_depth: int = 3) -> tuple[list[_Root], list[str]]:
             else:
                 next_frontier.extend(Path(e.path) for e in entries)
         frontier = next_frontier
-    for archive in _archives(raw):
+    for archive in named_archives(raw, _ARCHIVE_NAME):
         by_prefix: dict[str, _Root] = {}
         for member in list_members(archive):
             match = _MEMBER.match(member.name)
@@ -268,29 +263,12 @@ def find_roots(raw: Path, max_depth: int = 3) -> tuple[list[_Root], list[str]]:
     return roots, notes
 
 
-def _subdirs(folder: Path) -> list[os.DirEntry]:
-    try:
-        return sorted((e for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")),
-                      key=lambda e: e.name)
-    except (NotADirectoryError, PermissionError, FileNotFoundError):
-        return []
-
-
 def _scan(folder: Path, kind: str, root: _Root) -> None:
     suffix = "." + _FOLDER_SUFFIX[kind]
-    for video in _subdirs(folder):
+    for video in subdirs(folder):
         for entry in os.scandir(video.path):
             if entry.name.endswith(suffix) and not entry.name.startswith(".") and entry.is_file():
                 root.files[kind][(video.name, entry.name[: -len(suffix)])] = FileSource.of(entry.path)
-
-
-def _archives(raw: Path) -> list[Archive]:
-    found = []
-    for folder in [raw] + [Path(e.path) for e in _subdirs(raw)]:
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if entry.is_file() and _ARCHIVE_NAME.match(entry.name):
-                found.append(Archive((entry.path,), archive_kind(entry.name)))
-    return found
 
 
 def _split_sources(roots: list[_Root], raw: Path) -> dict[str, Source]:
@@ -312,30 +290,6 @@ def _split_sources(roots: list[_Root], raw: Path) -> dict[str, Source]:
             "VIPSeg/ folder (the official change2_720p.py does not copy them into VIPSeg_720P/)."
         )
     return out
-
-
-def _read_split(split: str, source: Source) -> list[str]:
-    reader = SourceReader()
-    try:
-        if isinstance(source, MemberSource) and source.sequential:
-            data = dict(iter_members(source.archive, [source.member.name]))[source.member.name]
-        else:
-            data = reader.read(source)
-    finally:
-        reader.close()
-    return _parse_split(data, source.describe())
-
-
-def _parse_split(data: bytes, name: str) -> list[str]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadInput(f"{name} is not a text file") from None
-    videos = [line.strip() for line in text.splitlines() if line.strip()]
-    for video in videos:
-        if "/" in video or "\\" in video or video in (".", ".."):
-            raise BadInput(f"{name}: '{video}' is not a video id")
-    return videos
 
 
 def _pick_frames(roots: list[_Root], official: bool) -> dict[tuple[str, str], tuple[Source, Source | None]]:
@@ -368,39 +322,19 @@ def target_size(size: tuple[int, int], short_side: int | None = None) -> tuple[i
     """Output (width, height): change2_720p.py's ``(int(720*w/h), 720)``, or the short side made ``short_side``."""
     w, h = size
     if short_side is None:
-        return int(TARGET * w / h), TARGET
+        return height_target(size, TARGET)
     if w >= h:
         return int(short_side * w / h), short_side
     return short_side, int(short_side * h / w)
-
-
-def place_split_file(ctx: TaskContext, task: Task) -> None:
-    ctx.place(task.inputs[0], task.outputs[0], check=_parse_split)
-
-
-def report_missing(ctx: TaskContext, task: Task) -> None:
-    raise MissingInput(task.params["message"])
 
 
 def _image(ctx: TaskContext, source: Source, rel: str, params: dict) -> tuple[int, int]:
     """Writes the frame at its target size; returns that size."""
     data = ctx.read(source)
     info = jpeg_info(data, source.describe())
-    size = (info.width, info.height)
-    target = target_size(size, params["short_side"])
-    if target == size:
-        _put(ctx, source, rel, data)
-    else:
-        ctx.write_bytes(rel, resize_jpeg(data, source.describe(), target, params["quality"]))
+    target = target_size((info.width, info.height), params["short_side"])
+    write_image(ctx, source, rel, data, info, target, params["quality"])
     return target
-
-
-def _put(ctx: TaskContext, source: Source, rel: str, data: bytes) -> None:
-    """Unchanged bytes: a file is linked (or copied); an archive member's bytes, already read, are written."""
-    if isinstance(source, FileSource):
-        ctx.place(source, rel)
-    else:
-        ctx.write_bytes(rel, data)
 
 
 def make_test_frame(ctx: TaskContext, task: Task) -> dict:
@@ -437,9 +371,9 @@ def make_frame(ctx: TaskContext, task: Task) -> dict:
     if resized:
         ctx.write_bytes(image_rel, resize_jpeg(image_data, image_source.describe(), target, task.params["quality"]))
     else:
-        _put(ctx, image_source, image_rel, image_data)
+        put_unchanged(ctx, image_source, image_rel, image_data)
     if not resized and mask.dtype == np.uint16 and png_info(mask_bytes, name).bit_depth == 16:
-        _put(ctx, mask_source, mask_rel, mask_bytes)  # already what we would write: the raw values, 16 bit
+        put_unchanged(ctx, mask_source, mask_rel, mask_bytes)  # already what we would write: the raw values, 16 bit
     else:
         ctx.write_bytes(mask_rel, encode_png_fast(mask.astype(np.uint16, copy=False)))
     ctx.write_bytes(rgb_rel, encode_png_fast(panoptic.rgb))
@@ -526,17 +460,7 @@ def _label_view(out_root: Path, video: str, stem: str) -> LabelView:
 
 
 def _verify(root: Path, report: Report, official: bool, jobs: int, progress: Progress) -> None:
-    lists: dict[str, list[str]] = {}
-    for split in SPLITS:
-        path = root / f"{split}.txt"
-        report.checked("split files")
-        if not path.is_file():
-            report.fail("split files", f"{split}.txt", "missing")
-            continue
-        data = path.read_bytes()
-        if b"\r" in data:
-            report.fail("split files", f"{split}.txt", "CRLF line endings (Video K-Net would read ids ending in \\r)")
-        lists[split] = _parse_split(data, f"{split}.txt")
+    lists = check_split_files(root, report)
     for folder in ("images", "panomasks", "panomasksRGB"):
         report.checked("layout")
         if not (root / folder).is_dir():
@@ -551,13 +475,13 @@ def _verify(root: Path, report: Report, official: bool, jobs: int, progress: Pro
         labelled = split in LABELLED_SPLITS
         for video in videos:
             report.checked("videos")
-            jpgs = _stems(root / "images" / video, ".jpg", report)
+            jpgs = listed_stems(root / "images" / video, ".jpg", report)
             if not jpgs:
                 report.fail("videos", f"images/{video}", f"listed in {split}.txt but has no frames")
                 continue
             if labelled:
-                masks = _stems(root / "panomasks" / video, ".png", report)
-                rgbs = _stems(root / "panomasksRGB" / video, ".png", report)
+                masks = listed_stems(root / "panomasks" / video, ".png", report)
+                rgbs = listed_stems(root / "panomasksRGB" / video, ".png", report)
                 report.checked("pairs", len(jpgs))
                 for stem in sorted(set(jpgs) ^ set(masks)):
                     where = f"panomasks/{video}/{stem}.png" if stem in jpgs else f"images/{video}/{stem}.jpg"
@@ -600,20 +524,6 @@ def _verify(root: Path, report: Report, official: bool, jobs: int, progress: Pro
             path = root / f"{split}.txt"
             if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() != OFFICIAL_SPLIT_SHA256[split]:
                 report.fail("official split lists", f"{split}.txt", f"differs from the official {split}.txt ({REPO})")
-
-
-def _stems(folder: Path, suffix: str, report: Report) -> list[str]:
-    try:
-        names = sorted(os.listdir(folder))
-    except FileNotFoundError:
-        return []
-    stems = []
-    for name in names:
-        if name.endswith(suffix):
-            stems.append(name[: -len(suffix)])
-        else:
-            report.fail("layout", os.path.join(folder.parent.name, folder.name, name), f"stray file (not *{suffix})")
-    return stems
 
 
 def check_frame(item: tuple[str, str, str, bool, bool]) -> tuple[list[tuple[str, str, str | None]], dict]:

@@ -34,6 +34,10 @@ class Task:
     params: dict = field(default_factory=dict)  # json-able options that change the output
     group: str = ""  # a label for counts in plans and summaries, e.g. "train images"
     size_hint: int | None = None  # bytes it writes; None = the size of its inputs
+    # How the action treats bad input (e.g. {"skip_damaged": True}: leave a damaged frame out instead of
+    # failing). Not part of the fingerprint: it never changes what a task that writes its outputs writes,
+    # so switching it redoes only the tasks that failed, not every task.
+    policy: dict = field(default_factory=dict)
 
     def fingerprint(self, salt: str) -> str:
         """Changes whenever an input, an option or the code version that shapes the output changes."""
@@ -64,6 +68,7 @@ class TaskContext:
         self._reader = reader
         self._preloaded = preloaded
         self.outputs: list[OutputRecord] = []
+        self.omitted: set[str] = set()
 
     def read(self, source: Source) -> bytes:
         return self._reader.read(source, self._preloaded)
@@ -85,6 +90,12 @@ class TaskContext:
         """Like ``write_bytes`` for an output streamed in pieces, never held whole in memory."""
         size, digest, mtime_ns, inode = atomic.write_chunks(self.out_root / rel, chunks)
         self.outputs.append(OutputRecord(rel, size, digest, mtime_ns, inode))
+
+    def omit(self, rel: str) -> None:
+        """Leaves the declared output ``rel`` out on purpose (its input is damaged and the task's policy
+        says to skip it): the task still succeeds; a file an earlier run left at ``rel`` is removed."""
+        (self.out_root / rel).unlink(missing_ok=True)
+        self.omitted.add(rel)
 
     def place(self, source: Source, rel: str, check: Callable[[bytes, str], Any] | None = None) -> Any:
         """Put the unchanged bytes of ``source`` at ``rel``: hard link when allowed, else a copy.

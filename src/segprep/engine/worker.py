@@ -41,7 +41,7 @@ def run_task(config: WorkerConfig, reader: SourceReader, task: Task, preloaded: 
         where = f"{os.path.basename(frame.filename)}:{frame.lineno}"
         message = f"unexpected {type(exc).__name__} while processing {task.describe_inputs()}: {exc} (at {where})"
         return TaskResult(task.key, False, ctx.outputs, error=message, detail=traceback.format_exc())
-    missing = set(task.outputs) - {o.path for o in ctx.outputs}
+    missing = set(task.outputs) - {o.path for o in ctx.outputs} - ctx.omitted
     if missing:
         return TaskResult(task.key, False, ctx.outputs, error=f"the action did not write {sorted(missing)}")
     return TaskResult(task.key, True, ctx.outputs, extra=extra)

@@ -423,4 +423,6 @@ def _decompressed(archive: Archive) -> Iterator[io.BufferedIOBase]:
 def _open_parts(archive: Archive) -> io.BufferedReader:
     if len(archive.parts) == 1:
         return open(archive.parts[0], "rb")
-    return io.BufferedReader(_Parts(archive.parts), buffer_size=1 << 20)
+    # The default buffer, as for one file: a larger one is refilled whole at every seek, so listing a
+    # split tar (a seek per header) or reading its members one by one would read most of the archive.
+    return io.BufferedReader(_Parts(archive.parts))

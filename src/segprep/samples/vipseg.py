@@ -46,6 +46,7 @@ IMAGE_QUALITY = 90
 _STUFF = {scenes.ROAD: 19, scenes.SIDEWALK: 20, scenes.BUILDING: 22, scenes.POLE: 13, scenes.SIGN: 41,
           scenes.VEGETATION: 67, scenes.TERRAIN: 16, scenes.SKY: 29}
 _THINGS = {scenes.PERSON: 61, scenes.CAR: 49}
+CATEGORY_IDS = {**_STUFF, **_THINGS}  # every scene trainId -> its 1-based category (also VSPW's mask values)
 _INSTANCE_IDS = list(range(1, 13))  # scene ids 1.. -> VIPSeg instance k = id - 1 (so k = 0 exists)
 _CROWD_K = 99  # the scene's crowd of cars (id 0) becomes one more car instance
 
@@ -93,7 +94,7 @@ def write_sample(out: Path, frames: int = 3, extra_videos: int = 0, jobs: int = 
 def render_frame(item) -> tuple[bytes, bytes | None]:
     """JPEG bytes of one frame and, for train/val, its 16-bit raw mask as PNG."""
     video, (width, height), t, _, labelled = item
-    frame = _scene(video, width, height).render(t, void_ring=1)
+    frame = scene(video, width, height).render(t, void_ring=1)
     out = io.BytesIO()
     Image.fromarray(frame.rgb).save(out, format="JPEG", quality=IMAGE_QUALITY)
     if not labelled:
@@ -118,6 +119,7 @@ def raw_mask(semantic: np.ndarray, instance: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _scene(video: str, width: int, height: int) -> scenes.StreetScene:
+def scene(video: str, width: int, height: int) -> scenes.StreetScene:
+    """The street scene of a video (a seed derived from its id), as VIPSeg and VSPW samples render it."""
     seed = sum(ord(c) * (i + 1) for i, c in enumerate(video))
     return scenes.StreetScene(seed=seed, height=height, width=width, instance_ids=list(_INSTANCE_IDS))
