@@ -5,7 +5,7 @@ import pytest
 
 from segprep.encodings import step
 from segprep.errors import BadInput
-from segprep.io.images import decode_png, encode_png, png_info
+from segprep.io.images import decode_png, decode_png_fast, encode_png, encode_png_fast, png_info
 
 
 def test_png_info_reads_the_header_of_a_complete_png():
@@ -38,6 +38,23 @@ def test_16bit_labels_round_trip_losslessly():
     assert png_info(data, "m.png").bit_depth == 16
     back = decode_png(data, "m.png")
     assert back.dtype == np.uint16 and np.array_equal(back, labels)
+
+
+@pytest.mark.parametrize("shape, dtype", [((37, 53), np.uint8), ((37, 53), np.uint16), ((37, 53, 3), np.uint8),
+                                          ((37, 53, 4), np.uint8)])
+def test_fast_decoders_give_pillows_arrays(shape, dtype):
+    # libspng (8 bit) and libpng (16-bit gray) must return exactly what decode_png (Pillow) returns
+    values = np.random.default_rng(1).integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    for data in (encode_png(values), encode_png_fast(values)):
+        fast, slow = decode_png_fast(data, "m.png"), decode_png(data, "m.png")
+        assert fast.dtype == slow.dtype == dtype and np.array_equal(fast, slow) and np.array_equal(fast, values)
+
+
+def test_fast_decode_names_a_damaged_16bit_mask():
+    data = bytearray(encode_png_fast(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)))
+    data[50] ^= 0x55  # inside IDAT: the CRC walk notices before any decoder runs
+    with pytest.raises(BadInput, match="mask.png"):
+        decode_png_fast(bytes(data), "mask.png")
 
 
 def test_decode_names_the_damaged_file():

@@ -24,7 +24,7 @@ from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets import cityscapes_vps as cvps
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
-from segprep.datasets.cityscapes import GT, decode_checked
+from segprep.datasets.cityscapes import GT
 from segprep.datasets.dvps import (GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
                                    depth_note, find_video_sequence, wrong_download)
 from segprep.encodings import cityscapes_vps as vps
@@ -32,7 +32,7 @@ from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.engine.runner import Plan
 from segprep.engine.tasks import Task, TaskContext
-from segprep.io.images import encode_png_fast
+from segprep.io.images import decode_png_fast, encode_png_fast
 from segprep.report.model import CountRow, ReportSection, evenly_spaced
 
 PUBLISHED_FRAMES = {"train": 2400, "val": 300}  # google-research/deeplab2 data/dataset.py (2400/300/300)
@@ -100,7 +100,7 @@ class CityscapesDVPS(Recipe):
             section.counts.append(CountRow(split, "sequences", len({n[:6] for n in depth}), PUBLISHED_SEQUENCES[split]))
             labels += [f"video_sequence/{split}/{n}" for n in names if n.endswith("_gtFine_instanceTrainIds.png")]
         for rel in evenly_spaced(labels, 4):
-            label = decode_checked((out_root / rel).read_bytes(), rel)
+            label = decode_png_fast((out_root / rel).read_bytes(), rel)
             panoptic = np.where(label == vps.DVPS_VOID, vps.VOID, np.where(label < vps.DIVISOR * 11,
                                                                             label // vps.DIVISOR, label))
             image = out_root / rel.replace("gtFine_instanceTrainIds", "leftImg8bit")

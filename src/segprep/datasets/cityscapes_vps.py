@@ -35,7 +35,7 @@ import numpy as np
 from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
-from segprep.datasets.cityscapes import GT, decode_checked, place_checked, report_missing
+from segprep.datasets.cityscapes import GT, place_checked, report_missing
 from segprep.datasets.dvps import GRAY8, GRAY16, RGB8, check_image, check_map, png_kind
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.parallel import parallel_map
@@ -520,7 +520,7 @@ def decode_instance_map(data: bytes, name: str) -> np.ndarray:
             detail = f" with values {values[:12].tolist()}{' ...' if values.size > 12 else ''}"
         raise BadInput(f"{name}: expected a 16-bit one-channel instance-id PNG (labelId*1000+k, as Cityscapes "
                        f"instanceIds), found a {png_kind(info)} PNG{detail}")
-    return decode_checked(data, name)
+    return decode_png_fast(data, name)
 
 
 def frame_labels(ctx: TaskContext, cls: Source, inst: Source) -> tuple[np.ndarray, np.ndarray]:
@@ -911,7 +911,7 @@ def report_section(recipe: Recipe, out_root: Path) -> ReportSection:
 
     def view(file_name: str) -> LabelView:
         rel = f"val/panoptic_inst/{label_name(file_name)}"
-        panoptic = decode_checked((out_root / rel).read_bytes(), rel)
+        panoptic = decode_png_fast((out_root / rel).read_bytes(), rel)
         return panoptic_view(file_name[: -len(".png")], out_root / "val/img" / file_name, panoptic, rel)
 
     labelled = [f for f in frames["val"] if (out_root / "val/panoptic_inst" / label_name(f)).is_file()]

@@ -21,7 +21,7 @@ import numpy as np
 from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
-from segprep.datasets.cityscapes import decode_checked, place_checked, report_missing
+from segprep.datasets.cityscapes import place_checked, report_missing
 from segprep.datasets.dvps import (GRAY8, GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
                                    depth_note, find_video_sequence, png_kind, wrong_download)
 from segprep.engine.parallel import parallel_map
@@ -30,7 +30,7 @@ from segprep.engine.runner import Plan
 from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput
 from segprep.io.archives import find_archive, list_members
-from segprep.io.images import decode_png, png_info
+from segprep.io.images import decode_png, decode_png_fast, png_info
 from segprep.io.sources import FileSource, MemberSource, Source, find_dirs
 from segprep.report.model import Category, CountRow, LabelView, ReportSection, evenly_spaced
 
@@ -353,8 +353,8 @@ def _check_official(frames: dict[str, dict[tuple[int, int], dict[str, str]]], re
 
 
 def _label_view(out_root: Path, rel: str) -> LabelView:
-    classes = decode_checked((out_root / rel).read_bytes(), rel).astype(np.int64)
-    instances = decode_checked((out_root / rel.replace("gtFine_class", "gtFine_instance")).read_bytes(), rel)
+    classes = decode_png_fast((out_root / rel).read_bytes(), rel).astype(np.int64)
+    instances = decode_png_fast((out_root / rel.replace("gtFine_class", "gtFine_instance")).read_bytes(), rel)
     image = decode_png((out_root / rel.replace("gtFine_class", "leftImg8bit")).read_bytes(), rel)
     segments = classes * INSTANCE_DIVISOR + instances
     category_of = {int(s): int(s) // INSTANCE_DIVISOR for s in np.unique(segments)

@@ -42,7 +42,7 @@ from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io import jsonio
 from segprep.io.archives import list_members
-from segprep.io.images import decode_png, encode_png_fast, jpeg_info, png_info, resize_jpeg, resize_nearest
+from segprep.io.images import decode_png, decode_png_fast, encode_png_fast, jpeg_info, png_info, resize_jpeg, resize_nearest
 from segprep.io.sources import FileSource, MemberSource, Source
 from segprep.report.model import Category, ClassStats, CountRow, LabelView, ReportSection, evenly_spaced
 
@@ -350,7 +350,7 @@ def make_frame(ctx: TaskContext, task: Task) -> dict:
     image_rel, mask_rel, rgb_rel = task.outputs
     name = mask_source.describe()
     mask_bytes = ctx.read(mask_source)
-    mask = decode_png(mask_bytes, name)
+    mask = decode_png_fast(mask_bytes, name)
     if mask.ndim != 2 or mask.dtype not in (np.uint8, np.uint16):
         raise BadInput(f"{name}: expected a one-channel 8- or 16-bit PNG of raw VIPSeg values, found "
                        f"{mask.dtype} with shape {mask.shape}")
@@ -547,7 +547,7 @@ def check_frame(item: tuple[str, str, str, bool, bool]) -> tuple[list[tuple[str,
         try:
             data = Path(root, mask_rel).read_bytes()
             info = png_info(data, mask_rel)
-            mask = decode_png(data, mask_rel)
+            mask = decode_png_fast(data, mask_rel)
             out.append(("decode", mask_rel, None))
         except BadInput as exc:
             out.append(("decode", mask_rel, str(exc)))
@@ -569,7 +569,7 @@ def check_frame(item: tuple[str, str, str, bool, bool]) -> tuple[list[tuple[str,
         facts["bad"] = int(areas[values == enc.BAD_VALUE].sum())
     if has_rgb:
         try:
-            rgb = decode_png(Path(root, rgb_rel).read_bytes(), rgb_rel)
+            rgb = decode_png_fast(Path(root, rgb_rel).read_bytes(), rgb_rel)
             out.append(("decode", rgb_rel, None))
         except BadInput as exc:
             out.append(("decode", rgb_rel, str(exc)))
