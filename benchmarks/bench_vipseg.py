@@ -10,7 +10,7 @@ masks written by Pillow), every frame resized to 1280x720. Rows:
   (interpreter and worker start-up, planning, finalize: a fixed cost that a real run of 84,750
   frames does not notice but a 216-frame one does), and "ratio without start-up" subtracts it;
 * bare codec work: in-memory decode + resize + encode of the same files with the same calls
-  (Pillow JPEG decode, BILINEAR resize, JPEG encode at quality 75; Pillow 16-bit PNG decode,
+  (Pillow JPEG decode, BILINEAR resize, JPEG encode at quality 75; libpng 16-bit PNG decode,
   nearest resize, 16-bit PNG and RGB PNG encode with the writer prepare uses), in as many
   processes, inputs read before the clock starts; wall ratio = prepare / codec (target <= 1.25);
   CPU columns: user+sys seconds of every process involved, per frame (less sensitive to other
@@ -41,7 +41,7 @@ from segprep.encodings import vipseg as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.engine.malloc import tune_malloc  # noqa: E402
 from segprep.engine.parallel import imap_ordered  # noqa: E402
-from segprep.io.images import decode_png, encode_png_fast, resize_jpeg, resize_nearest  # noqa: E402
+from segprep.io.images import decode_png, decode_png_fast, encode_png_fast, resize_jpeg, resize_nearest  # noqa: E402
 from segprep.samples import vipseg as sample  # noqa: E402
 
 
@@ -76,7 +76,7 @@ def codec_work(item: tuple[bytes, bytes, np.ndarray]) -> float:
     start = time.process_time()
     jpeg, png, rgb = item
     resize_jpeg(jpeg, "frame", (1280, 720), 75)
-    mask = resize_nearest(decode_png(png, "mask"), (1280, 720))
+    mask = resize_nearest(decode_png_fast(png, "mask"), (1280, 720))
     encode_png_fast(mask)
     encode_png_fast(rgb)
     return time.process_time() - start
@@ -98,7 +98,7 @@ def naive_panoptic(mask: np.ndarray) -> list:
 
 def step_breakdown(items: list, repeats: int) -> list[list[str]]:
     """CPU ms per frame of each step of a frame, in this process (1 core)."""
-    names = ["JPEG decode + BILINEAR resize + JPEG encode (Pillow)", "mask decode, 1080p 16-bit (Pillow)",
+    names = ["JPEG decode + BILINEAR resize + JPEG encode (Pillow)", "mask decode, 1080p 16-bit (libpng)",
              "mask nearest resize (Pillow's picks)", "mask 16-bit PNG encode", "to_panoptic (RGB + segments)",
              "RGB PNG encode"]
     best = [float("inf")] * len(names)
@@ -108,7 +108,7 @@ def step_breakdown(items: list, repeats: int) -> list[list[str]]:
             marks = [time.process_time()]
             resize_jpeg(jpeg, "frame", (1280, 720), 75)
             marks.append(time.process_time())
-            mask = decode_png(png, "mask")
+            mask = decode_png_fast(png, "mask")
             marks.append(time.process_time())
             mask = resize_nearest(mask, (1280, 720))
             marks.append(time.process_time())

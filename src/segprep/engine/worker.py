@@ -9,6 +9,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from segprep.engine.malloc import tune_malloc
 from segprep.engine.tasks import Placement, Task, TaskContext, TaskResult
 from segprep.errors import SegprepError
 from segprep.io.sources import SourceReader
@@ -25,6 +26,7 @@ class WorkerConfig:
 def run_batch(config: WorkerConfig, batch: list[tuple[Task, dict[str, bytes] | None]]) -> list[TaskResult]:
     reader = getattr(_local, "reader", None)
     if reader is None:
+        tune_malloc()  # once per process, whichever executor started it (a Dask worker has no initializer)
         reader = _local.reader = SourceReader()
     return [run_task(config, reader, task, preloaded) for task, preloaded in batch]
 
