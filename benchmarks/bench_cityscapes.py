@@ -7,7 +7,7 @@ that plus placing the raw files, license.txt and the mmdetection instance jsons,
 from the extracted download (hard links) and from the zips. Prints wall time, frames/s and the CPU
 time of each (the process and all it started), which a loaded machine distorts less than wall time.
 
-    python benchmarks/bench_cityscapes.py [--frames 25] [--jobs N] [--work bench-work/cityscapes]
+    python benchmarks/bench_cityscapes.py [--frames 50] [--jobs N] [--work bench-work/cityscapes]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def run(command: list[str], **kw) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=25, help="frames per sample city (4 cities: 2 train, 1 val, 1 test)")
+    parser.add_argument("--frames", type=int, default=50, help="frames per sample city (4 cities: 2 train, 1 val, 1 test)")
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--work", type=Path, default=Path("bench-work/cityscapes"))
     args = parser.parse_args()
