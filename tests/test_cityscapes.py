@@ -90,7 +90,8 @@ def expected_files(train_id: bool = False) -> set[str]:
             if train_id:
                 names.add(f"gtFine/cityscapes_panoptic_{split}_trainId/{stem}_gtFine_panoptic.png")
     for split in ("train", "val"):
-        names |= {f"annotations/cityscapes_panoptic_{split}.json", f"annotations/instancesonly_filtered_gtFine_{split}.json"}
+        names |= {f"annotations/cityscapes_panoptic_{split}.json", f"annotations/instancesonly_filtered_gtFine_{split}.json",
+                  f"gtFine/cityscapes_panoptic_{split}.json"}
         if train_id:
             names.add(f"gtFine/cityscapes_panoptic_{split}_trainId.json")
     return names
@@ -143,6 +144,8 @@ def test_panoptic_equals_create_panoptic_imgs(prepared, prepared_variants, oracl
                        else f"annotations/cityscapes_panoptic_{split}.json")
         theirs = oracle / f"out/cityscapes_panoptic_{split}{suffix}.json"
         assert ours.read_bytes() == theirs.read_bytes()  # byte for byte
+        # detectron2 reads the json beside the PNG folder, where createPanopticImgs writes it
+        assert (root / f"gtFine/cityscapes_panoptic_{split}{suffix}.json").read_bytes() == theirs.read_bytes()
         names = sorted(os.listdir(oracle / f"out/cityscapes_panoptic_{split}{suffix}"))
         assert names == sorted(os.listdir(root / f"gtFine/cityscapes_panoptic_{split}{suffix}"))
         for name in names:
@@ -309,7 +312,8 @@ def test_a_truncated_instance_png_fails_its_frame_only_and_is_named(extracted, t
     lost = {f"gtFine/{split}/{city}/{stem}_gtFine_{k}" for k in ("polygons.json", "instanceIds.png", "labelTrainIds.png",
                                                                  "instanceTrainIds.png")}
     lost.add(f"gtFine/cityscapes_panoptic_{split}/{stem}_gtFine_panoptic.png")
-    jsons = {n for n in expected_files() if n.startswith("annotations/")}  # finalize waits for a clean run
+    jsons = {n for n in expected_files()  # finalize (the jsons) waits for a clean run
+             if n.startswith("annotations/") or (n.startswith("gtFine/cityscapes_panoptic_") and n.endswith(".json"))}
     assert written == expected_files() - lost - jsons
 
 
@@ -385,6 +389,7 @@ def test_verify_reports_damaged_pixels_and_jsons_by_file(prepared_variants, tmp_
         ("panoptic json", f"gtFine/cityscapes_panoptic_{split}_trainId/{a}_gtFine_panoptic.png"),
         ("panoptic json", f"gtFine/cityscapes_panoptic_val/{val}_gtFine_panoptic.png"),
         ("instance json", f"gtFine/val/frankfurt/{val}_gtFine_instanceIds.png"),
+        ("panoptic json", "gtFine/cityscapes_panoptic_val.json"),  # no longer the same as annotations/
     }, failed
     assert main(["verify", "cityscapes", "--data", str(root.parent), "--quiet"]) == 1
 

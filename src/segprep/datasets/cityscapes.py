@@ -388,10 +388,16 @@ def write_jsons(ctx: FinalizeContext, frames: list[tuple[str, str, str, str]], t
     for split, items in sorted(by_split.items()):
         items.sort(key=lambda item: f"{item[0]}/{item[1]}")  # the order of the official tools' sorted glob
         extras = [(city, stem, ctx.extras[key]) for city, stem, key in items]
-        ctx.write_bytes(f"annotations/cityscapes_panoptic_{split}.json", panoptic_json(extras, False))
+        panoptic = panoptic_json(extras, False)
+        ctx.write_bytes(f"annotations/cityscapes_panoptic_{split}.json", panoptic)
+        ctx.write_bytes(detectron2_json(split), panoptic)  # where createPanopticImgs puts it and detectron2 reads it
         if train_id:
             ctx.write_bytes(f"gtFine/cityscapes_panoptic_{split}_trainId.json", panoptic_json(extras, True))
         ctx.write_bytes(f"annotations/instancesonly_filtered_gtFine_{split}.json", instance_json(extras, segm_trainid))
+
+
+def detectron2_json(split: str) -> str:
+    return f"gtFine/cityscapes_panoptic_{split}.json"
 
 
 def panoptic_json(frames: list[tuple[str, str, dict]], train_id: bool) -> bytes:
@@ -502,7 +508,7 @@ def _check_stray_top(out_root: Path, frames: dict, report: Report) -> None:
     gt_allowed = set(SPLITS)
     for split in LABELLED:
         gt_allowed |= {f"cityscapes_panoptic_{split}", f"cityscapes_panoptic_{split}_trainId",
-                       f"cityscapes_panoptic_{split}_trainId.json"}
+                       f"cityscapes_panoptic_{split}_trainId.json", os.path.basename(detectron2_json(split))}
     if (out_root / "gtFine").is_dir():
         for entry in sorted(os.listdir(out_root / "gtFine")):
             if entry not in gt_allowed:
@@ -526,6 +532,12 @@ def _check_jsons(out_root: Path, split: str, found: dict[tuple[str, str], set[st
     stems = [stem for _, stem in order]
     out: dict[str, dict] = {}
     variants = [("panoptic", f"annotations/cityscapes_panoptic_{split}.json", False)]
+    report.checked("panoptic json")
+    try:
+        if (out_root / detectron2_json(split)).read_bytes() != (out_root / variants[0][1]).read_bytes():
+            report.fail("panoptic json", detectron2_json(split), f"differs from {variants[0][1]} (rerun prepare)")
+    except FileNotFoundError:
+        report.fail("panoptic json", detectron2_json(split), "missing (detectron2 reads it; rerun prepare)")
     if (out_root / f"gtFine/cityscapes_panoptic_{split}_trainId.json").exists() or \
             (out_root / f"gtFine/cityscapes_panoptic_{split}_trainId").exists():
         variants.append(("panoptic_trainid", f"gtFine/cityscapes_panoptic_{split}_trainId.json", True))
