@@ -369,6 +369,10 @@ def test_missing_downloads_and_frames_say_what_and_where(raw, extracted, tmp_pat
         os.link(raw / name, no_gt / name)
     with pytest.raises(MissingInput, match=r"gtFine_trainvaltest\.zip"):
         api.prepare("cityscapes-vps", no_gt, tmp_path / "data", quiet=True)
+    summary = api.prepare("cityscapes-vps", no_gt, tmp_path / "test-only", jobs=2, quiet=True, options={"splits": "test"})
+    assert summary.ok and summary.written == len(JSONS) + 6 + 30  # the released jsons, test/img and test/img_all
+    report = api.verify("cityscapes-vps", tmp_path / "test-only", jobs=2, quiet=True)
+    assert {(f.check, f.path) for f in report.findings} == {("layout", "train"), ("layout", "val")}  # the rest passes
     src = tmp_path / "partial"
     shutil.copytree(extracted, src)
     video = ALL[0]

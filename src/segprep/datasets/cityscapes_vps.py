@@ -113,7 +113,7 @@ class CityscapesVPS(Recipe):
 
     def plan(self, raw: Path, out_root: Path, options: dict[str, Any]) -> Plan:
         splits = parse_splits(options.get("splits") or "train,val", SPLITS)
-        inputs = find_inputs(raw)
+        inputs = find_inputs(raw, need_labels=any(split in LABELLED for split in splits))
         frames = {split: split_frames(inputs, split) for split in splits}
         tasks = [Task(name, place_json, (source,), (name,), group="released jsons")
                  for name, source in sorted(inputs.jsons.items())]
@@ -215,9 +215,9 @@ def label_name(file_name: str) -> str:
     return file_name.replace("leftImg8bit", "gtFine_color").replace("newImg8bit", "final_mask")
 
 
-def find_inputs(raw: Path) -> Inputs:
+def find_inputs(raw: Path, need_labels: bool = True) -> Inputs:
     """The VPS annotations, the val sequence frames and the gtFine val colour/instance maps: extracted folders
-    first, then the archives (the first found of each accepted name)."""
+    first, then the archives (the first found of each accepted name). gtFine is required only for labels."""
     if not raw.is_dir():
         raise MissingInput(f"--raw {raw} is not a folder. It should hold:\n{_describe_all()}")
     found = Inputs()
@@ -248,7 +248,7 @@ def find_inputs(raw: Path) -> Inputs:
             count += _add_match(match, MemberSource(archive, member), target, member.name)
         found.notes.append(f"{archive.display}: {count:,} val files used (random access; train and test members "
                            "are not read)")
-    _require(found, raw)
+    _require(found, raw, need_labels)
     return found
 
 
@@ -256,14 +256,14 @@ def _describe_all() -> str:
     return "\n".join(f"  - {d.describe()}" for d in (VPS, SEQUENCE, GT))
 
 
-def _require(found: Inputs, raw: Path) -> None:
+def _require(found: Inputs, raw: Path, need_labels: bool) -> None:
     if not found.jsons:
         raise MissingInput(f"no Cityscapes-VPS annotations (panoptic_im_*_city_vps.json) under {raw}. Expected:\n"
                            f"  - {VPS.describe()}")
     if not found.images:
         raise MissingInput(f"no Cityscapes sequence frames (leftImg8bit_sequence/val/...) under {raw}. Expected:\n"
                            f"  - {SEQUENCE.describe()}")
-    if not found.gt:
+    if need_labels and not found.gt:
         raise MissingInput(f"no gtFine val colour/instance maps under {raw} (the 20th frame of every VPS video). "
                            f"Expected:\n  - {GT.describe()}")
 
