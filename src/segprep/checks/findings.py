@@ -34,6 +34,11 @@ class Report:
     def fail(self, check: str, path: str, message: str) -> None:
         self._checks.setdefault(check, _Check()).findings.append(Finding(check, path, message))
 
+    def crashed(self, check: str, path: str, exc: BaseException) -> None:
+        """A checked item whose check raised in a worker (``parallel_map`` returns the exception): a finding."""
+        self.checked(check)
+        self.fail(check, path, f"{type(exc).__name__}: {exc}")
+
     def add(self, results: Iterable[tuple[str, str, str | None]]) -> None:
         """Records per-item results: each (check, path, message or None when it passed) counts as checked."""
         for check, path, message in results:

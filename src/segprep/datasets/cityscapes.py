@@ -467,8 +467,7 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
     for item, result in zip(work, results):
         rel = gt_path(item["split"], item["city"], item["stem"], "*")
         if isinstance(result, Exception):
-            report.checked("decode")
-            report.fail("decode", rel, f"{type(result).__name__}: {result}")
+            report.crashed("decode", rel, result)
             continue
         for check, path, message in result:
             report.checked(check)

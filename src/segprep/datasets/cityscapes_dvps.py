@@ -193,8 +193,7 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
     stats = []
     for (_, stem), result in zip(work, results):
         if isinstance(result, Exception):
-            report.checked("decode")
-            report.fail("decode", f"{stem}_*", f"{type(result).__name__}: {result}")
+            report.crashed("decode", f"{stem}_*", result)
             continue
         checks, depth = result
         report.add(checks)

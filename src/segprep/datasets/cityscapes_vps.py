@@ -638,9 +638,7 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
     for item, result in zip(work, results):
         if isinstance(result, Exception):
             folder = "img_all" if "dense" in item else "img"
-            report.checked("decode")
-            report.fail("decode", f"{item['split']}/{folder}/{item.get('file_name') or item.get('dense')}",
-                        f"{type(result).__name__}: {result}")
+            report.crashed("decode", f"{item['split']}/{folder}/{item.get('file_name') or item.get('dense')}", result)
             continue
         report.add(result)
     if official:

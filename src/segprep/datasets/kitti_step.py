@@ -151,8 +151,7 @@ class KittiStep(Recipe):
         for (stem, _, _), result in zip(work, results):
             rel = os.path.relpath(stem, out_root)
             if isinstance(result, Exception):
-                report.checked("decode")
-                report.fail("decode", rel, f"{type(result).__name__}: {result}")
+                report.crashed("decode", rel, result)
                 continue
             for check, suffix, message in result:
                 report.checked(check)

@@ -290,8 +290,7 @@ def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progr
     stats, stuff_instances = [], 0
     for item, result in zip(work, results):
         if isinstance(result, Exception):
-            report.checked("decode")
-            report.fail("decode", f"{item['folder']}/{item['files']['leftImg8bit']}", f"{type(result).__name__}: {result}")
+            report.crashed("decode", f"{item['folder']}/{item['files']['leftImg8bit']}", result)
             continue
         checks, depth, on_stuff = result
         report.add(checks)

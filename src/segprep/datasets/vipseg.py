@@ -500,8 +500,7 @@ def _verify(root: Path, report: Report, official: bool, jobs: int, progress: Pro
     bad = []
     for (_, video, stem, _, _), result in zip(work, results):
         if isinstance(result, Exception):
-            report.checked("decode")
-            report.fail("decode", f"images/{video}/{stem}.jpg", f"{type(result).__name__}: {result}")
+            report.crashed("decode", f"images/{video}/{stem}.jpg", result)
             continue
         findings, facts = result
         for check, rel, message in findings:

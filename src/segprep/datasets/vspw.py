@@ -548,8 +548,7 @@ def _verify(root: Path, report: Report, official: bool, jobs: int, progress: Pro
     per_video_heights = {}
     for (_, video, _, _), result in zip(work, results):
         if isinstance(result, Exception):
-            report.checked("decode")
-            report.fail("decode", f"data/{video}", f"{type(result).__name__}: {result}")
+            report.crashed("decode", f"data/{video}", result)
             continue
         findings, facts = result
         report.add(findings)

@@ -604,8 +604,7 @@ class YouTubeVIS(Recipe):
             if isinstance(result, Exception):
                 check, rel = ("annotations", cocovid_name(self.YEAR, item[3])) if item[0] == "json" else (
                     "decode", f"{item[2]}/JPEGImages")
-                report.checked(check)
-                report.fail(check, rel, f"{type(result).__name__}: {result}")
+                report.crashed(check, rel, result)
                 continue
             for check, n, failures in result:
                 report.checked(check, n)
