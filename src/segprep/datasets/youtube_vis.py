@@ -35,7 +35,7 @@ from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.archives import Archive, Member, find_archive, list_members
 from segprep.io.images import jpeg_info
 from segprep.io.jsonscan import JsonScanner, Raw, decode_shallow
-from segprep.io.sources import FileSource, MemberSource, Source, SourceReader
+from segprep.io.sources import FileSource, MemberSource, Source, SourceReader, walk_dirs
 
 SPLITS = ("train", "valid", "test")
 REQUIRED_SPLITS = ("train", "valid")  # what Video K-Net's configs read
@@ -431,22 +431,13 @@ def find_inputs(raw: Path, year: str) -> Inputs:
     return found
 
 
+_FRAME_DIRS = ("JPEGImages", "Annotations")
+
+
 def _folders(raw: Path, max_depth: int = 4) -> list[tuple[Path, int]]:
     """raw and the folders below it with their depth, a few levels deep, not descending into frame folders."""
-    found, frontier = [(raw, 0)], [raw]
-    for depth in range(1, max_depth + 1):
-        next_frontier = []
-        for folder in frontier:
-            try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
-            except (NotADirectoryError, PermissionError, FileNotFoundError):
-                continue
-            for entry in entries:
-                if entry.is_dir() and not entry.name.startswith(".") and entry.name not in ("JPEGImages", "Annotations"):
-                    next_frontier.append(Path(entry.path))
-        found += [(folder, depth) for folder in next_frontier]
-        frontier = next_frontier
-    return found
+    walk = walk_dirs(raw, max_depth, lambda name: name not in _FRAME_DIRS)
+    return [(raw, 0)] + [(path, depth) for path, depth in walk if path.name not in _FRAME_DIRS]
 
 
 def _split_of(name: str) -> tuple[str | None, bool]:

@@ -7,7 +7,7 @@ fingerprinted for the resume journal without reading any data.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -100,13 +100,13 @@ def read_once(source: Source) -> bytes:
         reader.close()
 
 
-def find_dirs(root: Path, names: Collection[str], max_depth: int, descend_into: Collection[str] = (),
-              skip: Collection[Path] = ()) -> list[Path]:
-    """Folders named ``names`` (the roots of a dataset's extracted layouts) within ``max_depth`` levels
-    of ``root``, breadth first in sorted order, without walking whole trees: a found folder is not
-    entered unless its name is in ``descend_into``; hidden folders and ``skip`` (resolved) are left out."""
-    found, frontier = [], [root]
-    for _ in range(max_depth):
+def walk_dirs(root: Path, max_depth: int, enter=lambda name: True,
+              skip: Collection[Path] = ()) -> Iterator[tuple[Path, int]]:
+    """The folders below ``root`` with their depth (1 = a child), breadth first in sorted order, at most
+    ``max_depth`` levels deep, without walking whole trees: a folder whose name ``enter`` refuses is
+    yielded but not entered; hidden folders and ``skip`` (resolved) are left out."""
+    frontier = [root]
+    for depth in range(1, max_depth + 1):
         next_frontier = []
         for folder in frontier:
             try:
@@ -116,10 +116,15 @@ def find_dirs(root: Path, names: Collection[str], max_depth: int, descend_into: 
             for entry in entries:
                 if entry.name.startswith(".") or not entry.is_dir() or (skip and Path(entry.path).resolve() in skip):
                     continue
-                if entry.name in names:
-                    found.append(Path(entry.path))
-                    if entry.name not in descend_into:
-                        continue
-                next_frontier.append(Path(entry.path))
+                yield Path(entry.path), depth
+                if enter(entry.name):
+                    next_frontier.append(Path(entry.path))
         frontier = next_frontier
-    return found
+
+
+def find_dirs(root: Path, names: Collection[str], max_depth: int, descend_into: Collection[str] = (),
+              skip: Collection[Path] = ()) -> list[Path]:
+    """Folders named ``names`` (the roots of a dataset's extracted layouts) within ``max_depth`` levels
+    of ``root`` (see ``walk_dirs``); a found folder is not entered unless its name is in ``descend_into``."""
+    walk = walk_dirs(root, max_depth, lambda name: name not in names or name in descend_into, skip)
+    return [path for path, _ in walk if path.name in names]
