@@ -418,7 +418,7 @@ def decode_ids(data: bytes, name: str, size) -> np.ndarray:
         raise BadInput(f"{name}: expected an 8-bit RGB PNG, found colour type {info.color_type}, {info.bit_depth} bit")
     if size is not None and [info.width, info.height] != list(size):
         raise BadInput(f"{name} is {info.width}x{info.height}, its json entry says {size[0]}x{size[1]}")
-    return coco.rgba2id(decode_png_fast(data, name, rgba=True))
+    return coco.rgba2id(decode_png_fast(data, name, rgba=True, info=info))
 
 
 def thing_rles(ctx: TaskContext, task: Task) -> list[dict]:
@@ -516,7 +516,7 @@ def _list_folder(out_root: Path, folder: str, suffix: str, report: Report) -> se
         report.fail("layout", folder, "folder missing")
         return set()
     names = set()
-    for name in os.listdir(path):
+    for name in sorted(os.listdir(path)):  # findings in a stable order
         if name.endswith(suffix) and not name.startswith("."):
             names.add(name)
         else:
@@ -654,7 +654,7 @@ def _check_stuff(path: str, listed: coco.Segments, categories: list) -> str | No
         info = png_info(data, os.path.basename(path))
         if info.color_type != 0 or info.bit_depth != 8:
             return f"expected an 8-bit single-channel PNG, found colour type {info.color_type}, {info.bit_depth} bit"
-        values = decode_png_fast(data, os.path.basename(path))
+        values = decode_png_fast(data, os.path.basename(path), info=info)
     except BadInput as exc:
         return str(exc)
     if values.shape != listed.ids.shape:

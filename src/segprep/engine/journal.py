@@ -63,9 +63,6 @@ class Journal:
         self._file.flush()
         self.entries[entry.key] = line
 
-    def forget(self, key: str) -> None:
-        self.entries.pop(key, None)
-
     def compact(self) -> None:
         """Rewrite the journal with one line per task, sorted by key."""
         self.close()
