@@ -504,7 +504,7 @@ def decode_color_map(data: bytes, name: str) -> np.ndarray:
     if (info.color_type, info.bit_depth) not in ((2, 8), (6, 8), (3, 8), (3, 4), (3, 2), (3, 1)):
         raise BadInput(f"{name}: expected a colour-coded map (8-bit RGB, RGBA or palette PNG), found a "
                        f"{png_kind(info)} PNG")
-    color = decode_png_fast(data, name)
+    color = decode_png_fast(data, name, info=info)
     if color.ndim != 3 or color.shape[2] not in (3, 4):
         raise BadInput(f"{name}: expected 3 or 4 colour channels, found shape {color.shape}")
     return color
@@ -520,7 +520,7 @@ def decode_instance_map(data: bytes, name: str) -> np.ndarray:
             detail = f" with values {values[:12].tolist()}{' ...' if values.size > 12 else ''}"
         raise BadInput(f"{name}: expected a 16-bit one-channel instance-id PNG (labelId*1000+k, as Cityscapes "
                        f"instanceIds), found a {png_kind(info)} PNG{detail}")
-    return decode_png_fast(data, name)
+    return decode_png_fast(data, name, info=info)
 
 
 def frame_labels(ctx: TaskContext, cls: Source, inst: Source) -> tuple[np.ndarray, np.ndarray]:

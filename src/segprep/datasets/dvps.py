@@ -138,7 +138,7 @@ def check_map(path: Path, key: str, kinds: set[tuple[int, int]], what: str, size
         info = png_info(data, key)
         if (info.color_type, info.bit_depth) not in kinds:
             raise BadInput(f"expected {what}, found a {png_kind(info)} PNG")
-        array = decode_png_fast(data, key)
+        array = decode_png_fast(data, key, info=info)
     except (BadInput, FileNotFoundError) as exc:
         out.append(("decode", key, str(exc)))
         return None

@@ -350,7 +350,8 @@ def make_frame(ctx: TaskContext, task: Task) -> dict:
     image_rel, mask_rel, rgb_rel = task.outputs
     name = mask_source.describe()
     mask_bytes = ctx.read(mask_source)
-    mask = decode_png_fast(mask_bytes, name)
+    mask_info = png_info(mask_bytes, name)
+    mask = decode_png_fast(mask_bytes, name, info=mask_info)
     if mask.ndim != 2 or mask.dtype not in (np.uint8, np.uint16):
         raise BadInput(f"{name}: expected a one-channel 8- or 16-bit PNG of raw VIPSeg values, found "
                        f"{mask.dtype} with shape {mask.shape}")
@@ -372,7 +373,7 @@ def make_frame(ctx: TaskContext, task: Task) -> dict:
         ctx.write_bytes(image_rel, resize_jpeg(image_data, image_source.describe(), target, task.params["quality"]))
     else:
         put_unchanged(ctx, image_source, image_rel, image_data)
-    if not resized and mask.dtype == np.uint16 and png_info(mask_bytes, name).bit_depth == 16:
+    if not resized and mask.dtype == np.uint16 and mask_info.bit_depth == 16:
         put_unchanged(ctx, mask_source, mask_rel, mask_bytes)  # already what we would write: the raw values, 16 bit
     else:
         ctx.write_bytes(mask_rel, encode_png_fast(mask.astype(np.uint16, copy=False)))
@@ -546,7 +547,7 @@ def check_frame(item: tuple[str, str, str, bool, bool]) -> tuple[list[tuple[str,
         try:
             data = Path(root, mask_rel).read_bytes()
             info = png_info(data, mask_rel)
-            mask = decode_png_fast(data, mask_rel)
+            mask = decode_png_fast(data, mask_rel, info=info)
             out.append(("decode", mask_rel, None))
         except BadInput as exc:
             out.append(("decode", mask_rel, str(exc)))

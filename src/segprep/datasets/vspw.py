@@ -440,7 +440,7 @@ def _frame(ctx: TaskContext, task: Task) -> dict | None:
         mask_bytes = _damage(ctx.read, mask_source)
         mask_info = _damage(png_info, mask_bytes, mask_name)
         enc.check_format(mask_info, mask_name)  # a mask of another kind is not damaged: it fails whatever the policy
-        mask, gray = _damage(enc.decode_mask, mask_bytes, mask_name)
+        mask, gray = _damage(enc.decode_mask, mask_bytes, mask_name, mask_info)
         if (mask.shape[1], mask.shape[0]) != size:
             raise BadInput(f"{mask_name} is {mask.shape[1]}x{mask.shape[0]} but its image {image_name} is "
                            f"{size[0]}x{size[1]}; the pair is inconsistent (re-extract this video)")
@@ -654,7 +654,7 @@ def _check_mask(path: Path, rel: str, size: tuple[int, int] | None, facts: dict)
         return [("masks", rel, f"expected an 8-bit one-channel PNG, found {info.bit_depth}-bit colour type "
                                f"{info.color_type}")]
     try:
-        mask = decode_png_fast(data, rel)
+        mask = decode_png_fast(data, rel, info=info)
     except BadInput as exc:
         return [("masks", rel, str(exc))]
     out: list[tuple[str, str, str | None]] = [("masks", rel, None)]

@@ -50,17 +50,18 @@ def check_format(info: PngInfo, name: str) -> None:
                    f"{info.bit_depth}-bit {kinds.get(info.color_type, 'colour type %d' % info.color_type)}")
 
 
-def decode_mask(data: bytes, name: str) -> tuple[np.ndarray, bool]:
+def decode_mask(data: bytes, name: str, info: PngInfo | None = None) -> tuple[np.ndarray, bool]:
     """The raw values of a mask PNG as (H, W) uint8, and whether the file already is 8-bit gray.
 
     8-bit gray is what VSPW ships (and what ``change2_480p.py`` keeps); a palette PNG is read as
     its indices (Pillow's view of a P-mode image, the values a palette mask stands for). Anything
     else cannot hold VSPW's raw values and is refused, naming the file.
     """
-    info = png_info(data, name)
+    if info is None:  # the caller may have walked the chunks already
+        info = png_info(data, name)
     check_format(info, name)
     if info.color_type == 0:
-        return decode_png_fast(data, name), True
+        return decode_png_fast(data, name, info=info), True
     try:
         with Image.open(io.BytesIO(data)) as im:
             return np.asarray(im, dtype=np.uint8), False

@@ -193,14 +193,15 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
     return out.getvalue()
 
 
-def decode_png_fast(data: bytes, name: str, rgba: bool = False) -> np.ndarray:
+def decode_png_fast(data: bytes, name: str, rgba: bool = False, info: PngInfo | None = None) -> np.ndarray:
     """``decode_png`` after the chunk and CRC check of ``png_info`` (libspng does not notice a damaged
     IEND), with faster decoders where they give the same arrays: libspng (pyspng) for 8-bit gray / RGB /
     RGBA (1.6-1.8x faster on label maps), libpng (imagecodecs) for 16-bit gray (pyspng mis-shapes it;
     ~1.4x faster than Pillow on a 1080p mask). Other kinds go through ``decode_png``. ``rgba=True``
     (8-bit RGB or RGBA only) returns (H, W, 4) with alpha 255 added, so that a pixel can be viewed as
-    one uint32."""
-    info = png_info(data, name)
+    one uint32. ``info``: ``png_info`` of these bytes when the caller already has it (not walked again)."""
+    if info is None:
+        info = png_info(data, name)
     if rgba and (info.bit_depth != 8 or info.color_type not in (2, 6)):
         raise BadInput(f"{name}: expected an 8-bit RGB(A) PNG, found colour type {info.color_type}, {info.bit_depth} bit")
     if (info.bit_depth, info.color_type) == (16, 0):
