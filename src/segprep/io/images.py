@@ -263,23 +263,44 @@ def resize_jpeg(data: bytes, name: str, size: tuple[int, int], quality: int = 75
     return out.getvalue()
 
 
-@lru_cache(maxsize=64)
-def _nearest_table(in_size: int, out_size: int) -> np.ndarray:
-    # Pillow's NEAREST picks source pixels with its own (accumulating) arithmetic; asking Pillow for
-    # the picks of a 0..n-1 ramp gives them exactly, once per size pair.
-    ramp = Image.fromarray(np.arange(in_size, dtype=np.uint16)[None, :])
-    return np.asarray(ramp.resize((out_size, 1), Image.NEAREST))[0].astype(np.intp)
+@lru_cache(maxsize=128)
+def _nearest_table(in_size: int, out_size: int, per_pixel: bool) -> np.ndarray:
+    """The source index Pillow's NEAREST picks for each of ``out_size`` positions; ``in_size`` where
+    Pillow fills the pixel with 0 instead (a pick past the end, which the arithmetic never reaches
+    for whole-image resizes, handled for completeness).
+
+    Pillow has two pieces of arithmetic (libImaging/Geometry.c, reached through ``ImagingTransform``):
+    8- and 32-bit images (L, P, RGB, RGBA, I, F) use ``ImagingScaleAffine``, which starts at
+    ``scale / 2`` and *adds* ``scale`` once per position, truncating each running sum; 16-bit
+    images (I;16, a "special" type) use the generic transform, which computes
+    ``scale * (x + 0.5)`` for each position. Both are in double precision; the running sum drifts
+    from the product, so they pick different pixels at some size pairs (1000 -> 852, 480 -> 720, ...).
+    """
+    scale = in_size / out_size  # (double)(box width) / out_size, box width exact in float
+    if per_pixel:
+        positions = scale * (np.arange(out_size, dtype=np.float64) + 0.5)
+    else:
+        steps = np.full(out_size, scale, dtype=np.float64)
+        steps[0] = scale * 0.5
+        positions = np.add.accumulate(steps)  # sequential, as the C loop's xo += a[0]
+    picks = positions.astype(np.intp)  # truncation: positions are never negative here
+    return np.minimum(picks, in_size)
 
 
 def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``array`` (H, W[, C]) resized to ``size`` (width, height) with the pixels Pillow's NEAREST picks.
+    """``array`` (H, W[, C]) resized to ``size`` (width, height) with the pixels Pillow's NEAREST picks
+    for the image mode the array stands for: uint16 arrays as 16-bit images (mode I;16), every
+    other dtype as 8- or 32-bit images (L, P, RGB, RGBA, I, F). The two modes pick differently at
+    some size pairs (``_nearest_table``); the property tests compare each against Pillow.
 
-    Identical to ``Image.fromarray(a).resize(size, Image.NEAREST)`` for any dtype, at the cost of
-    a gather (Pillow cannot resize every dtype, and is several times slower on 16-bit maps).
+    A gather: Pillow cannot resize every dtype, and is several times slower on 16-bit maps.
     """
     height, width = array.shape[:2]
-    if max(width, height) > 0xFFFF:
-        raise ValueError("images wider or taller than 65535 pixels are not supported")
-    rows = _nearest_table(height, size[1])
-    cols = _nearest_table(width, size[0])
+    per_pixel = array.dtype == np.uint16
+    rows = _nearest_table(height, size[1], per_pixel)
+    cols = _nearest_table(width, size[0], per_pixel)
+    if (rows.size and rows[-1] == height) or (cols.size and cols[-1] == width):  # Pillow's fill: 0
+        padded = np.zeros((height + 1, width + 1) + array.shape[2:], array.dtype)
+        padded[:height, :width] = array
+        array = padded
     return array.take(rows, axis=0).take(cols, axis=1)
