@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from segprep.errors import BadInput
+from segprep.io import accel, png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # PNG colour types -> channels
@@ -134,7 +135,23 @@ def jpeg_info(data: bytes, name: str) -> JpegInfo:
 
 
 def decode_png(data: bytes, name: str) -> np.ndarray:
-    """Pixels of a PNG as an array: (H, W) for one channel, (H, W, C) otherwise; 16-bit stays uint16."""
+    """Pixels of a PNG as an array: (H, W) for one channel, (H, W, C) otherwise; 16-bit stays uint16.
+
+    A structurally sound plain gray / RGB / RGBA file goes through the fast reader (``io.png``, the
+    same arrays); everything else, damaged files included, through Pillow."""
+    if accel.enabled() and data[:8] == PNG_SIGNATURE:
+        try:
+            png_info(data, name)
+        except BadInput:
+            pass  # Pillow names the damage
+        else:
+            array = png.decode(data)
+            if array is not None:
+                return array
+    return _decode_png_pillow(data, name)
+
+
+def _decode_png_pillow(data: bytes, name: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.format != "PNG":
@@ -204,6 +221,14 @@ def decode_png_fast(data: bytes, name: str, rgba: bool = False, info: PngInfo | 
         info = png_info(data, name)
     if rgba and (info.bit_depth != 8 or info.color_type not in (2, 6)):
         raise BadInput(f"{name}: expected an 8-bit RGB(A) PNG, found colour type {info.color_type}, {info.bit_depth} bit")
+    array = png.decode(data)  # zlib-ng + compiled unfiltering: None when not installed or not a plain file
+    if array is not None:
+        if rgba and array.shape[2] == 3:
+            out = np.empty(array.shape[:2] + (4,), np.uint8)
+            out[..., :3] = array
+            out[..., 3] = 255
+            return out
+        return array
     if (info.bit_depth, info.color_type) == (16, 0):
         import imagecodecs
 
@@ -237,6 +262,10 @@ def encode_png_fast(array: np.ndarray) -> bytes:
     """
     if not (array.dtype == np.uint8 or (array.dtype == np.uint16 and array.ndim == 2)):
         raise ValueError(f"cannot write {array.dtype} {array.shape} as PNG")
+    if array.ndim == 2 or array.shape[2] in (2, 3, 4):
+        data = png.encode(array)  # the same filter and deflate settings through zlib-ng, no libpng
+        if data is not None:
+            return data
     import imagecodecs
 
     return imagecodecs.png_encode(np.ascontiguousarray(array), level=1, strategy=zlib.Z_RLE, filter=_PNG_FILTER_UP)
@@ -247,8 +276,22 @@ def resize_jpeg(data: bytes, name: str, size: tuple[int, int], quality: int = 75
     """Decode, resize and re-encode a JPEG exactly as ``Image.open(f).resize(size, resample).save(g)``.
 
     Same library, same calls: the pixels equal those of a Pillow script (OpenCV's resizes differ).
-    ``quality`` 75 is Pillow's default.
+    ``quality`` 75 is Pillow's default. With the accelerators (``io.accel``), a YCbCr or gray JPEG is
+    decoded by simplejpeg (the same libjpeg-turbo decoder with the same settings: the same pixels)
+    and resized by the compiled BILINEAR (``io.resample``: Pillow's pixels, checked at first use);
+    the encoder stays Pillow's, so the bytes are the same. Anything the fast path does not take
+    (another filter or colour space, a damaged file) goes through Pillow, which names the damage.
     """
+    if resample == Image.BILINEAR and accel.enabled():
+        pixels = _decode_jpeg_fast(data)
+        if pixels is not None:
+            from segprep.io.resample import compiled_available, resize_bilinear
+
+            if compiled_available():
+                resized = resize_bilinear(pixels, size)
+                out = io.BytesIO()
+                Image.fromarray(resized, "L" if resized.ndim == 2 else "RGB").save(out, format="JPEG", quality=quality)
+                return out.getvalue()
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.format != "JPEG":
@@ -261,6 +304,24 @@ def resize_jpeg(data: bytes, name: str, size: tuple[int, int], quality: int = 75
     out = io.BytesIO()
     resized.save(out, format="JPEG", quality=quality)
     return out.getvalue()
+
+
+def _decode_jpeg_fast(data: bytes) -> np.ndarray | None:
+    """(H, W, 3) or (H, W) uint8 pixels of a YCbCr or gray JPEG decoded by simplejpeg, or None (not
+    installed, accelerators off, another colour space, or any decoding problem: strict mode raises
+    on the recoverable errors that Pillow reports as damage)."""
+    simplejpeg = accel.simplejpeg()
+    if simplejpeg is None:
+        return None
+    try:
+        _, _, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        if colorspace == "YCbCr":
+            return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+        if colorspace == "Gray":
+            return simplejpeg.decode_jpeg(data, colorspace="GRAY", strict=True)[:, :, 0]
+    except Exception:  # simplejpeg raises ValueError for bad data
+        return None
+    return None
 
 
 @lru_cache(maxsize=128)
