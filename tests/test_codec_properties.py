@@ -324,3 +324,18 @@ def test_the_numpy_unfiltering_of_none_sub_and_up_rows(monkeypatch):
             data = imagecodecs.png_encode(array, level=1, filter=filter_, out=array.nbytes * 2 + 4096)
             assert np.array_equal(png.decode(data), array), (w, h, array.shape, filter_)
         assert np.array_equal(png.decode(encode_png_fast(array)), array)
+
+
+def test_cityscapes_panoptic_and_train_id_lookups_equal_the_table_versions():
+    rng = np.random.default_rng(23)
+    for (w, h), _ in size_pairs(300, seed=71, long=300, short=20):
+        ids = rng.choice(np.array([0, 1, 7, 11, 17, 24, 24001, 26, 26005, 30002, 33999, 65535]), (h, w)).astype(np.uint16)
+        expected = np.take(cityscapes.panoptic_rgb_lut(), ids, axis=0)
+        assert np.array_equal(cityscapes.panoptic_rgb(ids), expected)
+        index = rng.integers(0, 12, (h, w), dtype=np.uint8)
+        values = np.array([0, 7, 8, 11, 24000, 24001, 26000, 26, 30000, 33001, 4, 21], np.int64)
+        fast = cityscapes.train_ids_of_indexed(index, values)
+        with accel.disabled():
+            slow = cityscapes.train_ids_of_indexed(index, values)
+            assert np.array_equal(cityscapes.panoptic_rgb(ids), expected)
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(fast, slow))

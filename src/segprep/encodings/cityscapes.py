@@ -31,6 +31,7 @@ from cityscapesscripts.helpers import labels as _official
 from PIL import Image, ImageDraw
 
 from segprep.errors import BadInput
+from segprep.io import accel
 
 Label = _official.Label
 LABELS: tuple[Label, ...] = tuple(_official.labels)
@@ -199,6 +200,14 @@ def rasterize_indexed(annotation: dict[str, Any], name: str) -> tuple[np.ndarray
 def train_ids_of_indexed(index: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(labelTrainIds, instanceTrainIds) of ``rasterize_indexed``'s result, without the full instanceIds map."""
     label_table = np.take(semantic_train_id_lut(), values)
+    kernels = accel.kernels()
+    if index.dtype == np.uint8 and kernels is not None:  # both tables in one compiled pass over the pixels
+        labels, instances = np.zeros(256, np.uint8), np.zeros(256, np.uint16)
+        labels[: len(values)] = label_table
+        instances[: len(values)] = np.take(instance_train_id_lut(), values)
+        label, instance = np.empty(index.shape, np.uint8), np.empty(index.shape, np.uint16)
+        kernels.lookup_pair(np.ascontiguousarray(index), labels, instances, label, instance)
+        return label, instance
     if index.dtype == np.uint8:  # Pillow's point() maps 8-bit images through a table ~1.5x faster than numpy
         padded = np.zeros(256, np.uint8)
         padded[: len(label_table)] = label_table
@@ -343,8 +352,28 @@ def evaluated_values() -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=None)
+def _panoptic_value_lut() -> np.ndarray:
+    """uint16[65536]: instanceIds value -> itself where it becomes a panoptic segment, 0 elsewhere."""
+    lut = np.where(evaluated_values(), np.arange(_SPACE), 0).astype(np.uint16)
+    lut.flags.writeable = False
+    return lut
+
+
+# One RGB pixel as a little-endian 16-bit id (R + 256 G) and B (0 here: instanceIds values are 16-bit)
+_RGB_PIXEL = np.dtype([("rg", "<u2"), ("b", "u1")])
+
+
 def panoptic_rgb(instance_ids: np.ndarray) -> np.ndarray:
-    """The (H, W, 3) uint8 panoptic PNG pixels of an instanceIds map."""
+    """The (H, W, 3) uint8 panoptic PNG pixels of an instanceIds map.
+
+    For a uint16 map (what the decoder returns): one 16-bit table lookup written into 3-byte pixels
+    (~2.5x faster than gathering rows of a (65536, 3) table along axis 0); the same pixels."""
+    if instance_ids.dtype == np.uint16 and instance_ids.ndim == 2 and accel.enabled():
+        height, width = instance_ids.shape
+        pixels = np.zeros(height * width, _RGB_PIXEL)
+        pixels["rg"] = np.take(_panoptic_value_lut(), instance_ids.reshape(-1))
+        return pixels.view(np.uint8).reshape(height, width, 3)
     return np.take(panoptic_rgb_lut(), instance_ids, axis=0)
 
 

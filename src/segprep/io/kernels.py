@@ -191,3 +191,16 @@ def png_unfilter(raw: np.ndarray, height: int, rowbytes: int, bpp: int, out: np.
         else:
             return y
     return -1
+
+
+@njit(cache=True, nogil=True)
+def lookup_pair(index: np.ndarray, table_a: np.ndarray, table_b: np.ndarray, out_a: np.ndarray,
+                out_b: np.ndarray) -> None:
+    """``out_a = table_a[index]`` and ``out_b = table_b[index]`` for a 2-D uint8 ``index``, in one pass."""
+    height, width = index.shape
+    for y in range(height):
+        row, a, b = index[y], out_a[y], out_b[y]
+        for x in range(width):
+            v = row[x]
+            a[x] = table_a[v]
+            b[x] = table_b[v]
