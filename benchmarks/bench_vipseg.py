@@ -17,7 +17,11 @@ masks written by Pillow), every frame resized to 1280x720. Rows:
   load on the machine than wall time);
 * mask -> RGB + segments alone: `encodings.vipseg.to_panoptic` (one pass over the pixels to
   find runs) against the obvious per-segment-mask version, on the 720p masks;
-* the CPU time of each step of a frame, in one process.
+* the CPU time of each step of a frame, in one process, today's path (accelerators off) and the new one;
+* first, today's codec path against the new one: whole prepare runs alternating (today, new, today,
+  ...) for --rounds rounds, best wall time of each, the ratio, and the two output trees compared
+  (same files; PNGs by decoded pixels, everything else by bytes). "today" is this checkout with
+  SEGPREP_ACCEL=0 (every accelerator off), or with --baseline-src another checkout's src/.
 
 Each timing is the best of --repeats (the machine is shared; the load average is printed).
 """
@@ -35,11 +39,13 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average as load, print_table  # noqa: E402
+from common import (CODEC_COLUMNS, PATH_COLUMNS, alternate_paths, codec_row, frame_bench_arguments,  # noqa: E402
+                    load_average as load, print_table)
 
 from segprep.encodings import vipseg as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.engine.malloc import tune_malloc  # noqa: E402
+from segprep.io import accel  # noqa: E402
 from segprep.engine.parallel import imap_ordered  # noqa: E402
 from segprep.io.images import decode_png, decode_png_fast, encode_png_fast, resize_jpeg, resize_nearest  # noqa: E402
 from segprep.samples import vipseg as sample  # noqa: E402
@@ -96,11 +102,26 @@ def naive_panoptic(mask: np.ndarray) -> list:
     return segments
 
 
-def step_breakdown(items: list, repeats: int) -> list[list[str]]:
+STEPS = ["JPEG decode + BILINEAR resize + JPEG encode", "mask decode, 1080p 16-bit", "mask nearest resize (Pillow's picks)",
+         "mask 16-bit PNG encode", "to_panoptic (RGB + segments)", "RGB PNG encode"]
+
+
+def step_table(items: list, repeats: int) -> list[list[str]]:
+    """CPU ms per frame of each step, today's path (accelerators off) and the new one, alternating."""
+    today = new = None
+    for _ in range(repeats):
+        with accel.disabled():
+            t = step_breakdown(items, 1)
+        n = step_breakdown(items, 1)
+        today = t if today is None else [min(a, b) for a, b in zip(today, t)]
+        new = n if new is None else [min(a, b) for a, b in zip(new, n)]
+    rows = [[name, f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}x"] for name, a, b in zip(STEPS, today, new)]
+    return rows + [["sum", f"{sum(today):.1f}", f"{sum(new):.1f}", f"{sum(today) / sum(new):.2f}x"]]
+
+
+def step_breakdown(items: list, repeats: int) -> list[float]:
     """CPU ms per frame of each step of a frame, in this process (1 core)."""
-    names = ["JPEG decode + BILINEAR resize + JPEG encode (Pillow)", "mask decode, 1080p 16-bit (libpng)",
-             "mask nearest resize (Pillow's picks)", "mask 16-bit PNG encode", "to_panoptic (RGB + segments)",
-             "RGB PNG encode"]
+    names = STEPS
     best = [float("inf")] * len(names)
     for _ in range(repeats):
         spent = [0.0] * len(names)
@@ -120,8 +141,7 @@ def step_breakdown(items: list, repeats: int) -> list[list[str]]:
             marks.append(time.process_time())
             spent = [a + b - c for a, b, c in zip(spent, marks[1:], marks[:-1])]
         best = [min(b, 1000 * s / len(items)) for b, s in zip(best, spent)]
-    rows = [[name, f"{ms:.1f}"] for name, ms in zip(names, best)]
-    return rows + [["sum", f"{sum(best):.1f}"]]
+    return best
 
 
 def per_frame_ms(fn, masks: list[np.ndarray], repeats: int) -> float:
@@ -148,8 +168,18 @@ def main() -> None:
     masks720 = [resize_nearest(decode_png(Path(m).read_bytes(), m), (1280, 720)) for _, m in pairs]
     items = [(Path(i).read_bytes(), Path(m).read_bytes(), enc.to_panoptic(mask).rgb)
              for (i, m), mask in zip(pairs, masks720)]
+    rows, same, rate = alternate_paths("vipseg", raw, args.work, jobs_all, args.rounds, n, args.baseline_src)
+    print(f"\ntoday's codec path against the new one, {jobs_all} jobs, alternating (load average before: {load()})")
+    print_table(PATH_COLUMNS, rows)
+    print(f"outputs: {same}; target >= 40 frames/s and >= 1.8x: {'met' if rate >= 40 else 'not met'} "
+          f"({rate:.1f} frames/s); load average after: {load()}")
+    print()
+    print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"], step_table(items, args.repeats))
+    if args.paths_only:
+        return
     tiny = args.work / "tiny"
     write_input(tiny, 1, 1, 1)
+    print()
     rows = [codec_row("vipseg", raw, tiny, args.work, codec_work, items, jobs, args.repeats)
             for jobs in sorted({1, jobs_all})]
     print_table(CODEC_COLUMNS, rows)
@@ -161,8 +191,6 @@ def main() -> None:
         [f"to_panoptic (one pass, runs; {segments:.0f} segments/frame)", f"{fast:.2f}", f"{1000 / fast:.0f}"],
         ["per-segment masks (np.unique + mask == id)", f"{slow:.2f}", f"{1000 / slow:.0f}"],
     ])
-    print()
-    print_table(["step of one 1080p frame (1 core)", "CPU ms"], step_breakdown(items, args.repeats))
     print(f"\nload average after: {load()}")
 
 

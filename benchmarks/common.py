@@ -129,6 +129,9 @@ def frame_bench_arguments(description: str, work: Path):
     parser.add_argument("--frames", type=int, default=9, help="frames per video (default 9: 216 frames)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=work)
+    parser.add_argument("--paths-only", action="store_true",
+                        help="only the today-vs-new comparison and the step table (skip the codec-ratio rows)")
+    path_arguments(parser)
     return parser.parse_args()
 
 
@@ -150,3 +153,89 @@ def codec_row(name: str, raw: Path, tiny: Path, work: Path, codec_fn, items: lis
     steady = (whole[0] - fixed[0]) / codec[0]
     return [f"{jobs}", f"{n / whole[0]:.1f}", f"{n / codec[0]:.1f}", f"{whole[0] / codec[0]:.2f}", f"{fixed[0]:.2f}",
             f"{steady:.2f}", f"{1000 * whole[1] / n:.1f}", f"{1000 * codec[1] / n:.1f}", f"{whole[1] / codec[1]:.2f}"]
+
+
+# ---------------------------------------------------------------------- today's codec path against the new one
+
+def path_arguments(parser) -> None:
+    """--rounds and --baseline-src: what the alternating today-vs-new comparison runs."""
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of today's path and the new one")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="'today' = the src/ folder of another checkout (e.g. main before issue 17) instead of "
+                             "this checkout with SEGPREP_ACCEL=0 (every accelerator off)")
+
+
+def _path_env(today: bool, baseline_src: Path | None) -> dict:
+    env = dict(os.environ)
+    if today:
+        if baseline_src is not None:
+            env["PYTHONPATH"] = str(Path(baseline_src).absolute())
+        else:
+            env["SEGPREP_ACCEL"] = "0"
+    else:
+        env.pop("SEGPREP_ACCEL", None)
+    return env
+
+
+def run_prepare_env(name: str, raw: Path, data: Path, jobs: int, env: dict, extra: tuple[str, ...] = ()) -> tuple[float, float]:
+    """(wall, cpu) seconds of ``segprep prepare NAME`` into a fresh ``data`` with the environment ``env``."""
+    import shutil
+
+    shutil.rmtree(data, ignore_errors=True)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    subprocess.run(segprep("prepare", name, "--raw", str(raw), "--data", str(data), "--jobs", str(jobs), "--quiet",
+                           *extra), check=True, stdout=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start, cpu_seconds() - cpu
+
+
+def same_outputs(a: Path, b: Path) -> str:
+    """'identical' when both trees hold the same files, every PNG with the same decoded array (mode, shape,
+    pixels) and every other file with the same bytes (segprep's own state folder excluded); else what differs."""
+    import numpy as np
+    from PIL import Image
+
+    def files(root: Path) -> set[str]:
+        return {str(Path(d, f).relative_to(root)) for d, dirs, names in os.walk(root)
+                for f in names if ".segprep" not in Path(d, f).relative_to(root).parts}
+
+    names_a, names_b = files(a), files(b)
+    if names_a != names_b:
+        return f"different files: {sorted(names_a ^ names_b)[:3]}"
+    pngs = 0
+    for name in sorted(names_a):
+        x, y = (a / name).read_bytes(), (b / name).read_bytes()
+        if x == y:
+            continue
+        if not name.endswith(".png"):
+            return f"{name}: bytes differ"
+        with Image.open(a / name) as p, Image.open(b / name) as q:
+            if p.mode != q.mode or not np.array_equal(np.asarray(p), np.asarray(q)):
+                return f"{name}: pixels differ"
+        pngs += 1
+    return f"identical ({len(names_a)} files; {pngs} PNGs re-encoded, same pixels)"
+
+
+PATH_COLUMNS = ["path", "rounds: wall s", "best wall s", "items/s", "CPU ms/item (best)", "ratio today/new (best)",
+                "ratio per round"]
+
+
+def alternate_paths(name: str, raw: Path, work: Path, jobs: int, rounds: int, items: int,
+                    baseline_src: Path | None = None, extra: tuple[str, ...] = ()) -> tuple[list[list[str]], str, float]:
+    """Today's codec path and the new one, prepare after prepare, alternating for ``rounds`` rounds, so both see
+    the same background load; returns the rows of ``PATH_COLUMNS``, the output comparison and the best-wall
+    items/s of the new path."""
+    runs = {True: [], False: []}
+    for _ in range(rounds):
+        for today in (True, False):
+            runs[today].append(run_prepare_env(name, raw, work / ("data-today" if today else "data-new"), jobs,
+                                               _path_env(today, baseline_src), extra))
+    best = {k: min(v) for k, v in runs.items()}
+    per_round = [t[0] / n[0] for t, n in zip(runs[True], runs[False])]
+    label = f"today ({'--baseline-src' if baseline_src else 'SEGPREP_ACCEL=0'})"
+    rows = []
+    for today, text in ((True, label), (False, "new (accelerators on)")):
+        wall, cpu = best[today]
+        rows.append([text, " / ".join(f"{w:.2f}" for w, _ in runs[today]), f"{wall:.2f}", f"{items / wall:.1f}",
+                     f"{1000 * cpu / items:.1f}", "" if today else f"{best[True][0] / wall:.2f}x",
+                     "" if today else " / ".join(f"{r:.2f}" for r in per_round)])
+    return rows, same_outputs(work / "data-today", work / "data-new"), items / best[False][0]

@@ -44,6 +44,37 @@ def _horizontal_first(width: int, height: int, out_w: int, out_h: int) -> bool:
 _PILLOW_MAJOR = int(Image.__version__.split(".")[0])
 
 
+@lru_cache(maxsize=64)
+def _padded(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The horizontal coefficients with the same number of taps for every output pixel: (first source
+    pixel, weights flattened, taps), the window moved left at the right edge and the extra weights 0
+    (they add nothing); None when the image is narrower than the widest window or the window too wide."""
+    bounds, weights = _coeffs(in_size, out_size)
+    taps = int(bounds[:, 1].max())
+    if taps > accel.kernels().MAX_FIXED_TAPS or taps > in_size:
+        return None
+    starts = np.minimum(bounds[:, 0], in_size - taps).astype(np.int64)
+    padded = np.zeros((out_size, taps), np.int32)
+    for i, (first, count) in enumerate(bounds.tolist()):
+        shift = first - int(starts[i])
+        padded[i, shift: shift + count] = weights[i, :count]
+    return starts, padded.reshape(-1), taps
+
+
+def _horizontal(src: np.ndarray, first: int, out_w: int, out: np.ndarray) -> None:
+    """``out`` (rows, out_w, C) = rows ``first``... of ``src`` (H, W, C) resampled along x."""
+    k = accel.kernels()
+    width, channels = src.shape[1], src.shape[2]
+    fixed = _padded(width, out_w) if channels in (1, 3) else None
+    if fixed is None:
+        bounds, weights = _coeffs(width, out_w)
+        k.bilinear_horizontal(src, first, bounds, weights, out)
+        return
+    starts, weights, taps = fixed
+    rows = src.reshape(src.shape[0], -1)
+    k.bilinear_horizontal_fixed(taps, channels)(rows, first, starts, weights, out.reshape(out.shape[0], -1))
+
+
 def _compiled(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     k = accel.kernels()
     gray = array.ndim == 2
@@ -57,11 +88,10 @@ def _compiled(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         v_bounds, v_weights = _coeffs(height, out_h)
         first, temp = 0, src
         if need_h:
-            h_bounds, h_weights = _coeffs(width, out_w)
             first = int(v_bounds[0, 0])  # only the rows the vertical pass reads
             last = int(v_bounds[-1, 0] + v_bounds[-1, 1])
             temp = np.empty((last - first, out_w, channels), np.uint8)
-            k.bilinear_horizontal(src, first, h_bounds, h_weights, temp)
+            _horizontal(src, first, out_w, temp)
         out = temp
         if need_v:
             out = np.empty((out_h, out_w, channels), np.uint8)
@@ -72,9 +102,8 @@ def _compiled(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         k.bilinear_vertical(src.reshape(height, -1), 0, v_bounds, v_weights, temp.reshape(out_h, -1))
         out = temp
         if need_h:
-            h_bounds, h_weights = _coeffs(width, out_w)
             out = np.empty((out_h, out_w, channels), np.uint8)
-            k.bilinear_horizontal(temp, 0, h_bounds, h_weights, out)
+            _horizontal(temp, 0, out_w, out)
     return out[:, :, 0] if gray else out
 
 
