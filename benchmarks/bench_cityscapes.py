@@ -7,7 +7,11 @@ that plus placing the raw files, license.txt and the mmdetection instance jsons,
 from the extracted download (hard links) and from the zips. Prints wall time, frames/s and the CPU
 time of each (the process and all it started), which a loaded machine distorts less than wall time.
 
-    python benchmarks/bench_cityscapes.py [--frames 50] [--jobs N] [--work bench-work/cityscapes]
+First, today's codec path (SEGPREP_ACCEL=0, or --baseline-src) against the new one: whole prepare
+runs from the extracted download alternating for --rounds rounds, with the ratio and both output
+trees compared (PNGs by decoded pixels, everything else by bytes); --paths-only stops there.
+
+    python benchmarks/bench_cityscapes.py [--frames 50] [--jobs N] [--work bench-work/cityscapes] [--paths-only]
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]
 import cityscapes_oracle  # noqa: E402
-from common import load_average, print_table, segprep, timed  # noqa: E402
+from common import PATH_COLUMNS, alternate_paths, load_average, path_arguments, print_table, segprep, timed  # noqa: E402,E501
 
 from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.samples.cityscapes import frame_stems  # noqa: E402
@@ -42,6 +46,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=50, help="frames per sample city (4 cities: 2 train, 1 val, 1 test)")
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--work", type=Path, default=Path("bench-work/cityscapes"))
+    parser.add_argument("--paths-only", action="store_true",
+                        help="only today's codec path against the new one (skips cityscapesScripts' tools)")
+    path_arguments(parser)
     args = parser.parse_args()
     work = args.work.absolute()
     raw = work / f"raw-{args.frames}"
@@ -56,6 +63,14 @@ def main() -> None:
         for name in ("gtFine_trainvaltest.zip", "leftImg8bit_trainvaltest.zip"):
             with zipfile.ZipFile(raw / name) as zf:
                 zf.extractall(extracted)
+    rows, same, rate = alternate_paths("cityscapes", extracted, work, args.jobs, args.rounds, n, args.baseline_src)
+    print(f"today's codec path against the new one, extracted (hard links), --jobs {args.jobs}, alternating; "
+          f"{n} frames (load average before: {load_average()})")
+    print_table(PATH_COLUMNS, rows)
+    print(f"outputs: {same}; target >= 26 frames/s: {'met' if rate >= 26 else 'not met'} ({rate:.1f} frames/s); "
+          f"load average after: {load_average()}\n")
+    if args.paths_only:
+        return
     cityscapes_oracle.old_pillow()  # installed before timing
     print(f"sample: {n} frames 2048x1024 ({labelled} train+val, {n - labelled} test); {os.cpu_count()} cores, "
           f"--jobs {args.jobs}; load average before: {load_average()}")

@@ -11,7 +11,11 @@ Rows:
   the rate is panoptic images / wall time of the whole run (which also places every photo and json).
 
 Every input is a generated 640x480 COCO-like panoptic PNG (Pillow level 6, like the real ones).
-Usage: python benchmarks/bench_coco.py [--images 1000] [--work bench-work/coco]
+- --paths-only: today's codec path (SEGPREP_ACCEL=0, or --baseline-src) against the new one, whole
+  prepare runs from extracted folders alternating for --rounds rounds, with the ratio and the two
+  output trees compared (PNGs by decoded pixels, everything else by bytes).
+
+Usage: python benchmarks/bench_coco.py [--images 1000] [--work bench-work/coco] [--paths-only]
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).parent))
-from common import load_average, print_table, segprep  # noqa: E402
+from common import PATH_COLUMNS, alternate_paths, load_average, path_arguments, print_table, segprep  # noqa: E402
 
 from segprep.datasets.coco import panoptic_stuff_png  # noqa: E402
 from segprep.encodings import coco  # noqa: E402
@@ -135,12 +139,29 @@ def extract(raw: Path, out: Path) -> None:
         (out / f"annotations/panoptic_{split}2017.zip").unlink()
 
 
+def _download(args, cores: int) -> tuple[Path, Path]:
+    """(the zips, the extracted folders) of a generated download, reused from an earlier run of the same size."""
+    raw = args.work / "raw"
+    marker = args.work / f"download-{args.images}.done"
+    extracted = args.work / "extracted"
+    if not marker.exists():
+        print(f"writing a download with {args.images} train + 50 val images ...", file=sys.stderr)
+        shutil.rmtree(args.work, ignore_errors=True)
+        write_sample(raw, train=args.images, val=50, nested="deflated", jobs=cores, size=(640, 480))
+        extract(raw, extracted)
+        marker.touch()
+    return raw, extracted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=ROOT / "bench-work" / "coco")
     parser.add_argument("--repeats", type=int, default=3, help="kernel runs per row; the median is shown")
     parser.add_argument("--skip-prepare", action="store_true", help="kernel rows only")
+    parser.add_argument("--paths-only", action="store_true",
+                        help="only today's codec path against the new one (prepare from extracted folders)")
+    path_arguments(parser)
     args = parser.parse_args()
     cores = default_jobs()
     print(f"generating {args.images} 640x480 panoptic PNGs ...", file=sys.stderr)
@@ -153,6 +174,16 @@ def main() -> None:
 
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(segprep_kernel((data, segs))))),
                               np.asarray(Image.open(io.BytesIO(baseline_kernel((data, segs))))))
+    if args.paths_only:
+        raw, extracted = _download(args, cores)
+        total = args.images + 50
+        rows, same, rate = alternate_paths("coco", extracted, args.work, cores, args.rounds, total, args.baseline_src)
+        print(f"\ntoday's codec path against the new one, extracted folders, {cores} jobs, alternating; "
+              f"images/s count the {total} panoptic maps (load average before: {load_average()})")
+        print_table(PATH_COLUMNS, rows)
+        print(f"outputs: {same}; target >= 300 images/s: {'met' if rate >= 300 else 'not met'} ({rate:.0f} images/s); "
+              f"load average after: {load_average()}")
+        return
     rows = []
     for name, label in (("baseline", "kernel: mask per segment (detectron2's way), Pillow PNG"),
                         ("segprep", "kernel: segprep (libspng, 2^24 LUT, libpng level 1 RLE/SUB)")):
@@ -161,15 +192,7 @@ def main() -> None:
             rate, cpu_ms, out_kb = runs[len(runs) // 2]
             rows.append((label, procs, rate, None, cpu_ms, out_kb, load_average()))
     if not args.skip_prepare:
-        raw = args.work / "raw"
-        marker = args.work / f"download-{args.images}.done"  # reuse the download of an earlier run
-        extracted = args.work / "extracted"
-        if not marker.exists():
-            print(f"writing a download with {args.images} train + 50 val images ...", file=sys.stderr)
-            shutil.rmtree(args.work, ignore_errors=True)
-            write_sample(raw, train=args.images, val=50, nested="deflated", jobs=cores, size=(640, 480))
-            extract(raw, extracted)
-            marker.touch()
+        raw, extracted = _download(args, cores)
         total = args.images + 50
         for source, label in ((raw, "prepare from the zips (nested PNG zips deflated: one pass)"),
                               (extracted, "prepare from extracted folders (hard links)")):

@@ -40,12 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from common import (CODEC_COLUMNS, PATH_COLUMNS, alternate_paths, codec_row, frame_bench_arguments,  # noqa: E402
-                    load_average as load, print_table)
+                    load_average as load, print_table, step_table)
 
 from segprep.encodings import vipseg as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.engine.malloc import tune_malloc  # noqa: E402
-from segprep.io import accel  # noqa: E402
 from segprep.engine.parallel import imap_ordered  # noqa: E402
 from segprep.io.images import decode_png, decode_png_fast, encode_png_fast, resize_jpeg, resize_nearest  # noqa: E402
 from segprep.samples import vipseg as sample  # noqa: E402
@@ -106,19 +105,6 @@ STEPS = ["JPEG decode + BILINEAR resize + JPEG encode", "mask decode, 1080p 16-b
          "mask 16-bit PNG encode", "to_panoptic (RGB + segments)", "RGB PNG encode"]
 
 
-def step_table(items: list, repeats: int) -> list[list[str]]:
-    """CPU ms per frame of each step, today's path (accelerators off) and the new one, alternating."""
-    today = new = None
-    for _ in range(repeats):
-        with accel.disabled():
-            t = step_breakdown(items, 1)
-        n = step_breakdown(items, 1)
-        today = t if today is None else [min(a, b) for a, b in zip(today, t)]
-        new = n if new is None else [min(a, b) for a, b in zip(new, n)]
-    rows = [[name, f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}x"] for name, a, b in zip(STEPS, today, new)]
-    return rows + [["sum", f"{sum(today):.1f}", f"{sum(new):.1f}", f"{sum(today) / sum(new):.2f}x"]]
-
-
 def step_breakdown(items: list, repeats: int) -> list[float]:
     """CPU ms per frame of each step of a frame, in this process (1 core)."""
     names = STEPS
@@ -174,7 +160,8 @@ def main() -> None:
     print(f"outputs: {same}; target >= 40 frames/s and >= 1.8x: {'met' if rate >= 40 else 'not met'} "
           f"({rate:.1f} frames/s); load average after: {load()}")
     print()
-    print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"], step_table(items, args.repeats))
+    print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"],
+                step_table(STEPS, step_breakdown, items, args.repeats))
     if args.paths_only:
         return
     tiny = args.work / "tiny"

@@ -15,7 +15,10 @@ Pillow), every frame resized to 853x480, as the official archive split into 3 pa
   nearest resize, libpng encode), in as many processes, inputs read before the clock starts;
   wall ratio = prepare / codec; CPU columns: user+sys seconds of every process, per frame (less
   sensitive to other load on the machine than wall time);
-* the CPU time of each step of a frame, in one process.
+* the CPU time of each step of a frame, in one process, today's path (accelerators off) and the new one;
+* first, today's codec path against the new one on the extracted tree: whole prepare runs
+  alternating for --rounds rounds, best wall time of each, the ratio, and the output trees
+  compared (PNGs by decoded pixels, everything else by bytes); see bench_vipseg.py.
 
 Each timing is the best of --repeats (the machine is shared; the load average is printed).
 """
@@ -34,7 +37,8 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average, print_table  # noqa: E402
+from common import (CODEC_COLUMNS, PATH_COLUMNS, alternate_paths, codec_row, frame_bench_arguments,  # noqa: E402
+                    load_average, print_table, step_table)
 
 from segprep.encodings import vspw as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -82,11 +86,14 @@ def codec_work(item: tuple[bytes, bytes]) -> float:
     return time.process_time() - start
 
 
-def step_breakdown(items: list, repeats: int) -> list[list[str]]:
+STEPS = ["JPEG header check (jpeg_info)", "JPEG decode + BILINEAR resize + JPEG encode", "mask PNG check (chunks, CRCs)",
+         "mask decode, 1080p 8-bit", "mask nearest resize (Pillow's picks)", "mask values (check_values)",
+         "mask 8-bit PNG encode"]
+
+
+def step_breakdown(items: list, repeats: int) -> list[float]:
     """CPU ms per frame of each step of a frame, in this process (1 core)."""
-    names = ["JPEG header check (jpeg_info)", "JPEG decode + BILINEAR resize + JPEG encode (Pillow)",
-             "mask PNG check (chunks, CRCs)", "mask decode, 1080p 8-bit (libspng)",
-             "mask nearest resize (Pillow's picks)", "mask values (check_values)", "mask 8-bit PNG encode (libpng)"]
+    names = STEPS
     best = [float("inf")] * len(names)
     for _ in range(repeats):
         spent = [0.0] * len(names)
@@ -108,7 +115,7 @@ def step_breakdown(items: list, repeats: int) -> list[list[str]]:
             marks.append(time.process_time())
             spent = [a + b - c for a, b, c in zip(spent, marks[1:], marks[:-1])]
         best = [min(b, 1000 * s / len(items)) for b, s in zip(best, spent)]
-    return [[name, f"{ms:.1f}"] for name, ms in zip(names, best)] + [["sum", f"{sum(best):.1f}"]]
+    return best
 
 
 def main() -> None:
@@ -122,14 +129,24 @@ def main() -> None:
     n = len(items)
     print(f"{n} frames 1920x1080 -> 853x480 ({args.videos} videos x {args.frames}); {jobs_all} cores; "
           f"Pillow {PIL.__version__}; load average before: {load_average()}")
+    rows, same, rate = alternate_paths("vspw", tree, args.work, jobs_all, args.rounds, n, args.baseline_src)
+    print(f"\ntoday's codec path against the new one, extracted, {jobs_all} jobs, alternating "
+          f"(load average before: {load_average()})")
+    print_table(PATH_COLUMNS, rows)
+    print(f"outputs: {same}; target >= 60 frames/s: {'met' if rate >= 60 else 'not met'} ({rate:.1f} frames/s); "
+          f"load average after: {load_average()}")
+    print()
+    print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"],
+                step_table(STEPS, step_breakdown, items, args.repeats))
+    if args.paths_only:
+        return
+    print()
     tiny = args.work / "tiny"
     write_input(tiny, 1, 1, 1, parts=2)
     inputs = (("split tar (3 parts)", parts, sorted({1, jobs_all})), ("extracted", tree, [jobs_all]))
     rows = [[source] + codec_row("vspw", raw, tiny, args.work, codec_work, items, jobs, args.repeats)
             for source, raw, jobs_list in inputs for jobs in jobs_list]
     print_table(["input"] + CODEC_COLUMNS, rows)
-    print()
-    print_table(["step of one 1080p frame (1 core)", "CPU ms"], step_breakdown(items, args.repeats))
     print(f"\nload average after: {load_average()}")
 
 

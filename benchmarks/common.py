@@ -239,3 +239,19 @@ def alternate_paths(name: str, raw: Path, work: Path, jobs: int, rounds: int, it
                      f"{1000 * cpu / items:.1f}", "" if today else f"{best[True][0] / wall:.2f}x",
                      "" if today else " / ".join(f"{r:.2f}" for r in per_round)])
     return rows, same_outputs(work / "data-today", work / "data-new"), items / best[False][0]
+
+
+def step_table(names: list[str], breakdown, items: list, repeats: int) -> list[list[str]]:
+    """Rows (step, today's CPU ms, new CPU ms, ratio) of ``breakdown(items, 1)`` (CPU ms per item of each step,
+    in this process), run with every accelerator off and on, alternating, best of ``repeats`` each."""
+    from segprep.io import accel
+
+    today = new = None
+    for _ in range(repeats):
+        with accel.disabled():
+            t = breakdown(items, 1)
+        n = breakdown(items, 1)
+        today = t if today is None else [min(a, b) for a, b in zip(today, t)]
+        new = n if new is None else [min(a, b) for a, b in zip(new, n)]
+    rows = [[name, f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}x" if b else ""] for name, a, b in zip(names, today, new)]
+    return rows + [["sum", f"{sum(today):.1f}", f"{sum(new):.1f}", f"{sum(today) / sum(new):.2f}x"]]

@@ -225,8 +225,12 @@ def decode_png_fast(data: bytes, name: str, rgba: bool = False, info: PngInfo | 
     if array is not None:
         if rgba and array.shape[2] == 3:
             out = np.empty(array.shape[:2] + (4,), np.uint8)
-            out[..., :3] = array
-            out[..., 3] = 255
+            kernels = accel.kernels()
+            if kernels is not None:
+                kernels.rgb_to_rgba(array, out)
+            else:
+                out[..., :3] = array
+                out[..., 3] = 255
             return out
         return array
     if (info.bit_depth, info.color_type) == (16, 0):

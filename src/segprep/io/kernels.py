@@ -260,3 +260,15 @@ def lookup_pair(index: np.ndarray, table_a: np.ndarray, table_b: np.ndarray, out
             v = row[x]
             a[x] = table_a[v]
             b[x] = table_b[v]
+
+
+@njit(cache=True, nogil=True)
+def rgb_to_rgba(rgb: np.ndarray, out: np.ndarray) -> None:
+    """``out`` (H, W, 4) = the (H, W, 3) ``rgb`` pixels with alpha 255."""
+    height, width = rgb.shape[0], rgb.shape[1]
+    for y in range(height):
+        for x in range(width):
+            out[y, x, 0] = rgb[y, x, 0]
+            out[y, x, 1] = rgb[y, x, 1]
+            out[y, x, 2] = rgb[y, x, 2]
+            out[y, x, 3] = 255
