@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]
 import cityscapes_oracle  # noqa: E402
-from common import PATH_COLUMNS, alternate_paths, load_average, path_arguments, print_table, segprep, timed  # noqa: E402,E501
+from common import load_average, path_arguments, print_table, report_paths, segprep, timed  # noqa: E402
 
 from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.samples.cityscapes import frame_stems  # noqa: E402
@@ -63,12 +63,8 @@ def main() -> None:
         for name in ("gtFine_trainvaltest.zip", "leftImg8bit_trainvaltest.zip"):
             with zipfile.ZipFile(raw / name) as zf:
                 zf.extractall(extracted)
-    rows, same, rate = alternate_paths("cityscapes", extracted, work, args.jobs, args.rounds, n, args.baseline_src)
-    print(f"today's codec path against the new one, extracted (hard links), --jobs {args.jobs}, alternating; "
-          f"{n} frames (load average before: {load_average()})")
-    print_table(PATH_COLUMNS, rows)
-    print(f"outputs: {same}; target >= 26 frames/s: {'met' if rate >= 26 else 'not met'} ({rate:.1f} frames/s); "
-          f"load average after: {load_average()}\n")
+    report_paths("cityscapes", extracted, work, args.jobs, args.rounds, n, args.baseline_src,
+                 "the three outputs from the extracted download (hard links)", 26, "frames/s")
     if args.paths_only:
         return
     cityscapes_oracle.old_pillow()  # installed before timing

@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).parent))
-from common import PATH_COLUMNS, alternate_paths, load_average, path_arguments, print_table, segprep  # noqa: E402
+from common import load_average, path_arguments, print_table, report_paths, segprep  # noqa: E402
 
 from segprep.datasets.coco import panoptic_stuff_png  # noqa: E402
 from segprep.encodings import coco  # noqa: E402
@@ -177,12 +177,8 @@ def main() -> None:
     if args.paths_only:
         raw, extracted = _download(args, cores)
         total = args.images + 50
-        rows, same, rate = alternate_paths("coco", extracted, args.work, cores, args.rounds, total, args.baseline_src)
-        print(f"\ntoday's codec path against the new one, extracted folders, {cores} jobs, alternating; "
-              f"images/s count the {total} panoptic maps (load average before: {load_average()})")
-        print_table(PATH_COLUMNS, rows)
-        print(f"outputs: {same}; target >= 300 images/s: {'met' if rate >= 300 else 'not met'} ({rate:.0f} images/s); "
-              f"load average after: {load_average()}")
+        report_paths("coco", extracted, args.work, cores, args.rounds, args.images + 50, args.baseline_src,
+                     f"panoptic_stuff from extracted folders ({args.images + 50} maps)", 300, "images/s")
         return
     rows = []
     for name, label in (("baseline", "kernel: mask per segment (detectron2's way), Pillow PNG"),

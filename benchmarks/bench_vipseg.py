@@ -39,8 +39,8 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import (CODEC_COLUMNS, PATH_COLUMNS, alternate_paths, codec_row, frame_bench_arguments,  # noqa: E402
-                    load_average as load, print_table, step_table)
+from common import (CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average as load, print_table,  # noqa: E402
+                    report_paths, report_steps)
 
 from segprep.encodings import vipseg as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -154,14 +154,9 @@ def main() -> None:
     masks720 = [resize_nearest(decode_png(Path(m).read_bytes(), m), (1280, 720)) for _, m in pairs]
     items = [(Path(i).read_bytes(), Path(m).read_bytes(), enc.to_panoptic(mask).rgb)
              for (i, m), mask in zip(pairs, masks720)]
-    rows, same, rate = alternate_paths("vipseg", raw, args.work, jobs_all, args.rounds, n, args.baseline_src)
-    print(f"\ntoday's codec path against the new one, {jobs_all} jobs, alternating (load average before: {load()})")
-    print_table(PATH_COLUMNS, rows)
-    print(f"outputs: {same}; target >= 40 frames/s and >= 1.8x: {'met' if rate >= 40 else 'not met'} "
-          f"({rate:.1f} frames/s); load average after: {load()}")
-    print()
-    print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"],
-                step_table(STEPS, step_breakdown, items, args.repeats))
+    report_paths("vipseg", raw, args.work, jobs_all, args.rounds, n, args.baseline_src, "1080p -> 720p, all outputs",
+                 40, "frames/s")
+    report_steps(STEPS, step_breakdown, items, args.repeats)
     if args.paths_only:
         return
     tiny = args.work / "tiny"

@@ -37,8 +37,8 @@ import PIL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import (CODEC_COLUMNS, PATH_COLUMNS, alternate_paths, codec_row, frame_bench_arguments,  # noqa: E402
-                    load_average, print_table, step_table)
+from common import (CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average, print_table,  # noqa: E402
+                    report_paths, report_steps)
 
 from segprep.encodings import vspw as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -129,15 +129,9 @@ def main() -> None:
     n = len(items)
     print(f"{n} frames 1920x1080 -> 853x480 ({args.videos} videos x {args.frames}); {jobs_all} cores; "
           f"Pillow {PIL.__version__}; load average before: {load_average()}")
-    rows, same, rate = alternate_paths("vspw", tree, args.work, jobs_all, args.rounds, n, args.baseline_src)
-    print(f"\ntoday's codec path against the new one, extracted, {jobs_all} jobs, alternating "
-          f"(load average before: {load_average()})")
-    print_table(PATH_COLUMNS, rows)
-    print(f"outputs: {same}; target >= 60 frames/s: {'met' if rate >= 60 else 'not met'} ({rate:.1f} frames/s); "
-          f"load average after: {load_average()}")
-    print()
-    print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"],
-                step_table(STEPS, step_breakdown, items, args.repeats))
+    report_paths("vspw", tree, args.work, jobs_all, args.rounds, n, args.baseline_src, "1080p -> 480p, extracted",
+                 60, "frames/s")
+    report_steps(STEPS, step_breakdown, items, args.repeats)
     if args.paths_only:
         return
     print()

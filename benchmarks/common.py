@@ -255,3 +255,22 @@ def step_table(names: list[str], breakdown, items: list, repeats: int) -> list[l
         new = n if new is None else [min(a, b) for a, b in zip(new, n)]
     rows = [[name, f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}x" if b else ""] for name, a, b in zip(names, today, new)]
     return rows + [["sum", f"{sum(today):.1f}", f"{sum(new):.1f}", f"{sum(today) / sum(new):.2f}x"]]
+
+
+def report_paths(name: str, raw: Path, work: Path, jobs: int, rounds: int, items: int, baseline_src: Path | None,
+                 what: str, target: float, unit: str) -> None:
+    """``alternate_paths`` printed: a heading naming ``what`` was prepared, the table, the output comparison
+    and whether the new path reaches ``target`` ``unit`` (items per second)."""
+    print(f"\ntoday's codec path against the new one, {what}, {jobs} jobs, alternating (load average before: "
+          f"{load_average()})")
+    rows, same, rate = alternate_paths(name, raw, work, jobs, rounds, items, baseline_src)
+    print_table(PATH_COLUMNS, rows)
+    print(f"outputs: {same}; target >= {target:g} {unit}: {'met' if rate >= target else 'not met'} "
+          f"({rate:.1f} {unit}); load average after: {load_average()}")
+
+
+def report_steps(names: list[str], breakdown, items: list, repeats: int) -> None:
+    """``step_table`` printed, after a blank line."""
+    print()
+    print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"],
+                step_table(names, breakdown, items, repeats))
