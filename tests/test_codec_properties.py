@@ -339,3 +339,31 @@ def test_cityscapes_panoptic_and_train_id_lookups_equal_the_table_versions():
             slow = cityscapes.train_ids_of_indexed(index, values)
             assert np.array_equal(cityscapes.panoptic_rgb(ids), expected)
         assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(fast, slow))
+
+
+@pytest.mark.parametrize("missing", ["kernels", "zlib_ng", "simplejpeg"])
+def test_one_missing_accelerator_gives_the_same_outputs(monkeypatch, missing):
+    # numba (the kernels), zlib-ng or simplejpeg not installed: the others still work, the outputs are the same
+    rng = np.random.default_rng(24)
+    photo = _jpeg(_photo(rng, 80, 45, gray=False))
+    labels = [_labels(rng, (30, 50), np.uint16), _labels(rng, (30, 50, 3), np.uint8)]
+    pillow_written = []
+    for a in labels:
+        out = io.BytesIO()
+        (Image.frombytes("I;16", (50, 30), a.astype("<u2").tobytes()) if a.dtype == np.uint16 else Image.fromarray(a)).save(out, "PNG")
+        pillow_written.append(out.getvalue())
+
+    def outputs():
+        out = [resize_jpeg(photo, "f.jpg", (52, 29), 75)]
+        out += [decode_png_fast(encode_png_fast(a), "m.png") for a in labels] + [decode_png(d, "p.png") for d in pillow_written]
+        return out + [decode_png_fast(pillow_written[1], "p.png", rgba=True)]
+
+    with accel.disabled():
+        expected = outputs()
+    real = accel._load
+    monkeypatch.setattr(accel, "_load", lambda name: None if name == missing else real(name))
+    monkeypatch.setattr(resample, "_verdict", None)
+    got = outputs()
+    assert got[0] == expected[0]
+    for a, b in zip(got[1:], expected[1:]):
+        assert a.dtype == b.dtype and np.array_equal(a, b)

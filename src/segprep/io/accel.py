@@ -61,7 +61,7 @@ def kernels() -> ModuleType | None:
 
 def kernels_loaded() -> bool:
     """Whether numba's kernels are already imported in this process (no start-up cost left to pay)."""
-    return _enabled and _load.cache_info().currsize > 0 and "segprep.io.kernels" in sys.modules
+    return _enabled and "segprep.io.kernels" in sys.modules
 
 
 def zlib_ng() -> ModuleType | None:
