@@ -154,13 +154,13 @@ def main() -> None:
     masks720 = [resize_nearest(decode_png(Path(m).read_bytes(), m), (1280, 720)) for _, m in pairs]
     items = [(Path(i).read_bytes(), Path(m).read_bytes(), enc.to_panoptic(mask).rgb)
              for (i, m), mask in zip(pairs, masks720)]
+    tiny = args.work / "tiny"
+    write_input(tiny, 1, 1, 1)
     report_paths("vipseg", raw, args.work, jobs_all, args.rounds, n, args.baseline_src, "1080p -> 720p, all outputs",
-                 40, "frames/s")
+                 40, "frames/s", tiny)
     report_steps(STEPS, step_breakdown, items, args.repeats)
     if args.paths_only:
         return
-    tiny = args.work / "tiny"
-    write_input(tiny, 1, 1, 1)
     print()
     rows = [codec_row("vipseg", raw, tiny, args.work, codec_work, items, jobs, args.repeats)
             for jobs in sorted({1, jobs_all})]

@@ -177,14 +177,14 @@ def _path_env(today: bool, baseline_src: Path | None) -> dict:
     return env
 
 
-def run_prepare_env(name: str, raw: Path, data: Path, jobs: int, env: dict, extra: tuple[str, ...] = ()) -> tuple[float, float]:
+def run_prepare_env(name: str, raw: Path, data: Path, jobs: int, env: dict) -> tuple[float, float]:
     """(wall, cpu) seconds of ``segprep prepare NAME`` into a fresh ``data`` with the environment ``env``."""
     import shutil
 
     shutil.rmtree(data, ignore_errors=True)
     start, cpu = time.perf_counter(), cpu_seconds()
-    subprocess.run(segprep("prepare", name, "--raw", str(raw), "--data", str(data), "--jobs", str(jobs), "--quiet",
-                           *extra), check=True, stdout=subprocess.DEVNULL, env=env)
+    subprocess.run(segprep("prepare", name, "--raw", str(raw), "--data", str(data), "--jobs", str(jobs), "--quiet"),
+                   check=True, stdout=subprocess.DEVNULL, env=env)
     return time.perf_counter() - start, cpu_seconds() - cpu
 
 
@@ -215,28 +215,36 @@ def same_outputs(a: Path, b: Path) -> str:
     return f"identical ({len(names_a)} files; {pngs} PNGs re-encoded, same pixels)"
 
 
-PATH_COLUMNS = ["path", "rounds: wall s", "best wall s", "items/s", "CPU ms/item (best)", "ratio today/new (best)",
-                "ratio per round"]
+PATH_COLUMNS = ["path", "rounds: wall s", "best wall s", "items/s", "1-item run s", "items/s after start-up",
+                "CPU ms/item (best)", "ratio today/new (best)", "ratio after start-up", "ratio per round"]
 
 
 def alternate_paths(name: str, raw: Path, work: Path, jobs: int, rounds: int, items: int,
-                    baseline_src: Path | None = None, extra: tuple[str, ...] = ()) -> tuple[list[list[str]], str, float]:
+                    baseline_src: Path | None = None, tiny: Path | None = None) -> tuple[list[list[str]], str, float]:
     """Today's codec path and the new one, prepare after prepare, alternating for ``rounds`` rounds, so both see
-    the same background load; returns the rows of ``PATH_COLUMNS``, the output comparison and the best-wall
-    items/s of the new path."""
+    the same background load; ``tiny`` (a one-item download) measures each path's fixed start-up cost in the
+    same rounds. Returns the rows of ``PATH_COLUMNS``, the output comparison and the best-wall items/s of the
+    new path."""
     runs = {True: [], False: []}
+    fixed = {True: [], False: []}
     for _ in range(rounds):
         for today in (True, False):
-            runs[today].append(run_prepare_env(name, raw, work / ("data-today" if today else "data-new"), jobs,
-                                               _path_env(today, baseline_src), extra))
+            env = _path_env(today, baseline_src)
+            runs[today].append(run_prepare_env(name, raw, work / ("data-today" if today else "data-new"), jobs, env))
+            if tiny is not None:
+                fixed[today].append(run_prepare_env(name, tiny, work / "data-tiny", jobs, env)[0])
     best = {k: min(v) for k, v in runs.items()}
+    start = {k: min(v) if v else 0.0 for k, v in fixed.items()}
+    steady = {k: items / max(best[k][0] - start[k], 1e-9) for k in best}
     per_round = [t[0] / n[0] for t, n in zip(runs[True], runs[False])]
     label = f"today ({'--baseline-src' if baseline_src else 'SEGPREP_ACCEL=0'})"
     rows = []
     for today, text in ((True, label), (False, "new (accelerators on)")):
         wall, cpu = best[today]
         rows.append([text, " / ".join(f"{w:.2f}" for w, _ in runs[today]), f"{wall:.2f}", f"{items / wall:.1f}",
+                     f"{start[today]:.2f}" if tiny else "", f"{steady[today]:.1f}" if tiny else "",
                      f"{1000 * cpu / items:.1f}", "" if today else f"{best[True][0] / wall:.2f}x",
+                     "" if today or not tiny else f"{steady[False] / steady[True]:.2f}x",
                      "" if today else " / ".join(f"{r:.2f}" for r in per_round)])
     return rows, same_outputs(work / "data-today", work / "data-new"), items / best[False][0]
 
@@ -258,12 +266,12 @@ def step_table(names: list[str], breakdown, items: list, repeats: int) -> list[l
 
 
 def report_paths(name: str, raw: Path, work: Path, jobs: int, rounds: int, items: int, baseline_src: Path | None,
-                 what: str, target: float, unit: str) -> None:
+                 what: str, target: float, unit: str, tiny: Path | None = None) -> None:
     """``alternate_paths`` printed: a heading naming ``what`` was prepared, the table, the output comparison
     and whether the new path reaches ``target`` ``unit`` (items per second)."""
     print(f"\ntoday's codec path against the new one, {what}, {jobs} jobs, alternating (load average before: "
           f"{load_average()})")
-    rows, same, rate = alternate_paths(name, raw, work, jobs, rounds, items, baseline_src)
+    rows, same, rate = alternate_paths(name, raw, work, jobs, rounds, items, baseline_src, tiny)
     print_table(PATH_COLUMNS, rows)
     print(f"outputs: {same}; target >= {target:g} {unit}: {'met' if rate >= target else 'not met'} "
           f"({rate:.1f} {unit}); load average after: {load_average()}")
