@@ -2,7 +2,12 @@
 
 ``png_info`` checks a PNG's structure (every chunk complete, every CRC right, IHDR first, IEND
 present) without decoding its pixels: it catches truncated and corrupted files at the speed of
-reading them, which is what a copy-only recipe needs. Decoding goes through Pillow.
+reading them, which is what a copy-only recipe needs.
+
+Label PNGs are read and written by ``io.png`` (zlib-ng, numpy and compiled row unfiltering), JPEG
+frames decoded by simplejpeg and resized by ``io.resample`` (Pillow's BILINEAR, compiled): each
+gives exactly the pixels and bytes of the path it replaces, which stays as the fallback (Pillow,
+libspng, libpng) when an accelerator is missing or ``SEGPREP_ACCEL=0`` (``io.accel``).
 """
 
 from __future__ import annotations
@@ -212,9 +217,10 @@ def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
 
 def decode_png_fast(data: bytes, name: str, rgba: bool = False, info: PngInfo | None = None) -> np.ndarray:
     """``decode_png`` after the chunk and CRC check of ``png_info`` (libspng does not notice a damaged
-    IEND), with faster decoders where they give the same arrays: libspng (pyspng) for 8-bit gray / RGB /
-    RGBA (1.6-1.8x faster on label maps), libpng (imagecodecs) for 16-bit gray (pyspng mis-shapes it;
-    ~1.4x faster than Pillow on a 1080p mask). Other kinds go through ``decode_png``. ``rgba=True``
+    IEND), with faster decoders where they give the same arrays: first ``io.png`` (zlib-ng + row
+    unfiltering: plain 8/16-bit gray, gray+alpha, RGB, RGBA; 2-10x libspng/libpng), then libspng (pyspng)
+    for 8-bit gray / RGB / RGBA (1.6-1.8x faster than Pillow on label maps), libpng (imagecodecs) for
+    16-bit gray (pyspng mis-shapes it). Other kinds go through ``decode_png``. ``rgba=True``
     (8-bit RGB or RGBA only) returns (H, W, 4) with alpha 255 added, so that a pixel can be viewed as
     one uint32. ``info``: ``png_info`` of these bytes when the caller already has it (not walked again)."""
     if info is None:
@@ -258,10 +264,11 @@ _PNG_FILTER_UP = 0x20  # libpng's flag for the UP row filter
 def encode_png_fast(array: np.ndarray) -> bytes:
     """Lossless PNG of a uint8 (H, W[, 2|3|4]) or uint16 (H, W) label array, written for speed.
 
-    libpng (through imagecodecs) with the UP filter on every row (a label map's rows mostly
-    repeat the row above) and zlib level 1 with the run-length strategy: label maps encode
-    several times faster than with Pillow's default (level 6, every filter tried on every row)
-    in files 1.2-1.5x larger. Photos compress poorly this way: use ``encode_png`` for them.
+    The Up filter on every row (a label map's rows mostly repeat the row above) and zlib level 1
+    with the run-length strategy: ``io.png`` (numpy + zlib-ng, 2.5-4x faster), else libpng through
+    imagecodecs with the same settings (files within a few tenths of a percent). Label maps encode
+    10-20x faster than with Pillow's default (level 6, every filter tried on every row) in files
+    1.2-1.5x larger. Photos compress poorly this way: use ``encode_png`` for them.
     Any PNG reader decodes these files (Pillow, libpng, OpenCV, mmcv).
     """
     if not (array.dtype == np.uint8 or (array.dtype == np.uint16 and array.ndim == 2)):
