@@ -224,6 +224,8 @@ def test_interlaced_palette_transparent_and_low_bit_files_decode_as_before():
     data = out.getvalue()
     files.append(data[:33] + imagecodecs.png_encode(np.dstack([array] * 3) * 60, level=1)[33:])  # libpng's stream
     files += [_adam7_png(array * 60), _adam7_png(np.dstack([array] * 3) * 60), _adam7_png(array.astype(np.uint16) * 9000)]
+    files += [imagecodecs.png_encode(np.dstack([array] * 3).astype(np.uint16) * 9000),  # 16-bit RGB: Pillow makes it 8-bit
+              imagecodecs.png_encode(np.dstack([array] * 4).astype(np.uint16) * 9000)]
     for data in files:
         with accel.disabled():
             before = decode_png(data, "x.png")

@@ -3,7 +3,7 @@
 Reading: the IDAT stream inflated by zlib-ng in one call into a buffer of the known size, then the
 row filters undone by a compiled loop (``kernels.png_unfilter``); 16-bit samples are swapped from
 PNG's big-endian order in one numpy pass. Only plain files take this path: anything else
-(interlaced, palette, fewer than 8 bits, a tRNS chunk, or a stream that does not inflate
+(interlaced, palette, fewer than 8 bits, 16-bit colour, a tRNS chunk, or a stream that does not inflate
 to exactly the expected size) returns None and the caller uses the existing decoders, which also
 name the damage in their error messages.
 
@@ -62,8 +62,8 @@ def decode(data: bytes) -> np.ndarray | None:
     if z is None or data[:8] != _SIGNATURE or data[12:16] != b"IHDR":
         return None
     width, height, depth, color, _, _, interlace = struct.unpack_from(">IIBBBBB", data, 16)
-    if depth not in (8, 16) or color not in _CHANNELS or interlace or not width or not height:
-        return None
+    if not (depth == 8 or (depth == 16 and color == 0)) or color not in _CHANNELS or interlace or not width or not height:
+        return None  # 16-bit colour: Pillow (the fallback) reduces it to 8 bits; keep its arrays
     channels = _CHANNELS[color]
     bpp = channels * depth // 8
     rowbytes = width * bpp
