@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from common import (CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average as load, print_table,  # noqa: E402
-                    report_paths, report_steps)
+                    report_paths)
 
 from segprep.encodings import vipseg as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -157,8 +157,7 @@ def main() -> None:
     tiny = args.work / "tiny"
     write_input(tiny, 1, 1, 1)
     report_paths("vipseg", raw, args.work, jobs_all, args.rounds, n, args.baseline_src, "1080p -> 720p, all outputs",
-                 40, "frames/s", tiny)
-    report_steps(STEPS, step_breakdown, items, args.repeats)
+                 40, "frames/s", tiny, (STEPS, step_breakdown, items, args.repeats))
     if args.paths_only:
         return
     print()

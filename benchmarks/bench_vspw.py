@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from common import (CODEC_COLUMNS, codec_row, frame_bench_arguments, load_average, print_table,  # noqa: E402
-                    report_paths, report_steps)
+                    report_paths)
 
 from segprep.encodings import vspw as enc  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
@@ -134,8 +134,7 @@ def main() -> None:
     tiny_tree = args.work / "tiny-extracted"
     extract(tiny, tiny_tree)
     report_paths("vspw", tree, args.work, jobs_all, args.rounds, n, args.baseline_src, "1080p -> 480p, extracted",
-                 60, "frames/s", tiny_tree)
-    report_steps(STEPS, step_breakdown, items, args.repeats)
+                 60, "frames/s", tiny_tree, (STEPS, step_breakdown, items, args.repeats))
     if args.paths_only:
         return
     print()

@@ -235,7 +235,7 @@ def alternate_paths(name: str, raw: Path, work: Path, jobs: int, rounds: int, it
                 fixed[today].append(run_prepare_env(name, tiny, work / "data-tiny", jobs, env)[0])
     best = {k: min(v) for k, v in runs.items()}
     start = {k: min(v) if v else 0.0 for k, v in fixed.items()}
-    steady = {k: items / max(best[k][0] - start[k], 1e-9) for k in best}
+    steady = {k: items / (best[k][0] - start[k]) if best[k][0] > start[k] else float("nan") for k in best}
     per_round = [t[0] / n[0] for t, n in zip(runs[True], runs[False])]
     label = f"today ({'--baseline-src' if baseline_src else 'SEGPREP_ACCEL=0'})"
     rows = []
@@ -266,19 +266,17 @@ def step_table(names: list[str], breakdown, items: list, repeats: int) -> list[l
 
 
 def report_paths(name: str, raw: Path, work: Path, jobs: int, rounds: int, items: int, baseline_src: Path | None,
-                 what: str, target: float, unit: str, tiny: Path | None = None) -> None:
+                 what: str, target: float, unit: str, tiny: Path | None = None, steps: tuple | None = None) -> None:
     """``alternate_paths`` printed: a heading naming ``what`` was prepared, the table, the output comparison
-    and whether the new path reaches ``target`` ``unit`` (items per second)."""
+    and whether the new path reaches ``target`` ``unit`` (items per second); then, given ``steps`` (the
+    arguments of ``step_table``), the per-step table."""
     print(f"\ntoday's codec path against the new one, {what}, {jobs} jobs, alternating (load average before: "
           f"{load_average()})")
     rows, same, rate = alternate_paths(name, raw, work, jobs, rounds, items, baseline_src, tiny)
     print_table(PATH_COLUMNS, rows)
     print(f"outputs: {same}; target >= {target:g} {unit}: {'met' if rate >= target else 'not met'} "
           f"({rate:.1f} {unit}); load average after: {load_average()}")
+    if steps is not None:
+        print()
+        print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"], step_table(*steps))
 
-
-def report_steps(names: list[str], breakdown, items: list, repeats: int) -> None:
-    """``step_table`` printed, after a blank line."""
-    print()
-    print_table(["step of one 1080p frame (1 core, CPU ms)", "today", "new", "ratio"],
-                step_table(names, breakdown, items, repeats))
