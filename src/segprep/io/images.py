@@ -265,7 +265,7 @@ def encode_png_fast(array: np.ndarray) -> bytes:
     """Lossless PNG of a uint8 (H, W[, 2|3|4]) or uint16 (H, W) label array, written for speed.
 
     The Up filter on every row (a label map's rows mostly repeat the row above) and zlib level 1
-    with the run-length strategy: ``io.png`` (numpy + zlib-ng, 2.5-4x faster), else libpng through
+    with the run-length strategy: ``io.png`` (numpy + zlib-ng, 2-4.5x faster), else libpng through
     imagecodecs with the same settings (files within a few tenths of a percent). Label maps encode
     10-20x faster than with Pillow's default (level 6, every filter tried on every row) in files
     1.2-1.5x larger. Photos compress poorly this way: use ``encode_png`` for them.
