@@ -98,12 +98,13 @@ class VIPSeg(Recipe):
     FOLDER = "VIPSeg"
     TITLE = "VIPSeg (video panoptic segmentation, 124 classes)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("panomasks/*/*.png", "panomasksRGB/*/*.png")
     DOWNLOADS = (DOWNLOAD,)
     OPTIONS = (
         Option("jpeg-quality", "JPEG quality of resized frames (75 = Pillow's default, as the official script)",
-               DEFAULT_QUALITY, int),
+               DEFAULT_QUALITY, int, example=90),
         Option("short-side", "resize so that the short side becomes N (Video K-Net's DATASET.md prose) instead of "
-               "the height becoming 720 (what change2_720p.py does)", None, int),
+               "the height becoming 720 (what change2_720p.py does)", None, int, example=480),
     )
     SAMPLE_OPTIONS = (
         Option("frames", "frames per video", 3, int),

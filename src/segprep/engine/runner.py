@@ -23,7 +23,8 @@ from typing import Any
 
 from segprep.engine import atomic
 from segprep.engine.executors import BrokenProcessPool, Executor, LostBatch, make_executor
-from segprep.engine.journal import Journal, JournalEntry, outputs_intact
+from segprep.engine.atomic import OutputRecord
+from segprep.engine.journal import FINALIZE_KEY, Journal, JournalEntry, outputs_intact
 from segprep.engine.progress import Progress
 from segprep.engine.tasks import Placement, Task, TaskResult
 from segprep.engine.worker import WorkerConfig, debug_delay, run_batch
@@ -58,6 +59,7 @@ class FinalizeContext:
         self.failed = failed or set()  # keys of tasks that failed or never ran: their extras are absent
         self.written: list[str] = []
         self.unchanged: list[str] = []  # outputs that already held the bytes finalize made
+        self.records: list[OutputRecord] = []  # every aggregate in place, for the journal (and verify)
         self.withheld: list[str] = []  # aggregates not written because a task they need failed
         self._say = say
         self.notes: list[str] = []  # facts for the summary table (also with --quiet)
@@ -76,11 +78,15 @@ class FinalizeContext:
         leaves every file as it was (bytes, inode and mtime), so make, rsync or a watching job see
         no change."""
         debug_delay("SEGPREP_FINALIZE_DELAY_MS")  # lets tests kill a run inside finalize
-        if atomic.same_bytes(self.out_root / rel, data):
+        target = self.out_root / rel
+        if atomic.same_bytes(target, data):
             self.unchanged.append(rel)
-            return
-        atomic.write_bytes(self.out_root / rel, data)
-        self.written.append(rel)
+            st = os.stat(target)
+            placed = st.st_mtime_ns, st.st_ino
+        else:
+            placed = atomic.write_bytes(target, data)
+            self.written.append(rel)
+        self.records.append(OutputRecord(rel, len(data), atomic.digest(data), *placed))
 
     def complete(self, rels: Iterable[str], keys: Iterable[str]) -> bool:
         """True when none of the tasks ``keys`` failed, so the aggregates ``rels`` built from them can be
@@ -197,6 +203,7 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
             failed = {r.key for r in summary.failures}
             fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say, failed)
             plan.finalize(fctx)
+            journal.record(JournalEntry(FINALIZE_KEY, "", fctx.records, None))
             summary.finalized = fctx.written
             summary.finalize_unchanged = len(fctx.unchanged)
             summary.notes = fctx.notes
