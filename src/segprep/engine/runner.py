@@ -45,6 +45,7 @@ class RunOptions:
     fail_fast: bool = False
     quiet: bool = False
     scheduler: str | None = None  # a Dask scheduler address: run the tasks on that cluster
+    verbose: bool = False  # finalize's statistics in full
 
 
 class FinalizeContext:
@@ -57,6 +58,7 @@ class FinalizeContext:
         self.tasks = tasks
         self.extras = extras
         self.failed = failed or set()  # keys of tasks that failed or never ran: their extras are absent
+        self.verbose = False  # --verbose: statistics in full
         self.written: list[str] = []
         self.unchanged: list[str] = []  # outputs that already held the bytes finalize made
         self.records: list[OutputRecord] = []  # every aggregate in place, for the journal (and verify)
@@ -202,6 +204,7 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
             # (the recipe withholds the aggregates that do, and says so).
             failed = {r.key for r in summary.failures}
             fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say, failed)
+            fctx.verbose = options.verbose
             plan.finalize(fctx)
             journal.record(JournalEntry(FINALIZE_KEY, "", fctx.records, None))
             summary.finalized = fctx.written
