@@ -1,4 +1,4 @@
-"""YouTube-VIS 2021 -> ``data/youtube_vis_2021/`` (see ``youtube_vis.py``)."""
+"""YouTube-VIS 2021 -> ``data/youtube_vis_2021/`` (declaration only; the rooms are in ``datasets/youtube_vis/``)."""
 
 from __future__ import annotations
 

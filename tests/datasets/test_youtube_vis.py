@@ -20,12 +20,12 @@ from pycocotools.coco import COCO
 from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
-from segprep.datasets.youtube_vis import convert, format_stats
+from segprep.encodings.cocovid import convert, format_stats
 from segprep.encodings import youtube_vis as vis
 from segprep.errors import BadInput, MissingInput
 from segprep.io.images import jpeg_info
 from segprep.io.jsonscan import JsonScanner
-from segprep.samples.youtube_vis import VIDEOS, ellipse_rle, video_name, write_large_json
+from segprep.datasets.youtube_vis.sample import VIDEOS, ellipse_rle, video_name, write_large_json
 from ytvis_reference import reference_bytes, reference_cocovid
 
 FRAMES = 4
@@ -411,7 +411,7 @@ def test_converter_edge_cases_match_the_reference_or_are_named(tmp_path):
 _PEAK_SCRIPT = """
 import json, sys
 import segprep.io.jsonscan as jsonscan
-from segprep.datasets.youtube_vis import convert
+from segprep.encodings.cocovid import convert
 
 def kb(field):
     with open("/proc/self/status") as status:

@@ -1,4 +1,4 @@
-"""YouTube-VIS 2019 -> ``data/youtube_vis_2019/`` (see ``youtube_vis.py``)."""
+"""YouTube-VIS 2019 -> ``data/youtube_vis_2019/`` (declaration only; the rooms are in ``datasets/youtube_vis/``)."""
 
 from __future__ import annotations
 
