@@ -24,7 +24,7 @@ from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets import cityscapes_vps as cvps
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
-from segprep.datasets.cityscapes import GT
+from segprep.datasets._shared.cityscapes import GT
 from segprep.datasets.dvps import (GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
                                    depth_note, find_video_sequence, wrong_download)
 from segprep.encodings import cityscapes_vps as vps

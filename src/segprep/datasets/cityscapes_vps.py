@@ -35,7 +35,8 @@ import numpy as np
 from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
-from segprep.datasets.cityscapes import GT, place_checked, report_missing
+from segprep.datasets._shared.actions import place_checked, report_missing
+from segprep.datasets._shared.cityscapes import GT
 from segprep.datasets.dvps import GRAY8, GRAY16, RGB8, check_image, check_map, png_kind
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.parallel import parallel_map

@@ -21,7 +21,7 @@ import numpy as np
 from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
-from segprep.datasets.cityscapes import place_checked, report_missing
+from segprep.datasets._shared.actions import place_checked, report_missing
 from segprep.datasets.dvps import (GRAY8, GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
                                    depth_note, find_video_sequence, png_kind, wrong_download)
 from segprep.engine.parallel import parallel_map

@@ -24,7 +24,7 @@ from segprep import api
 from segprep.cli import main
 from segprep.encodings import cityscapes as cs
 from segprep.errors import MissingInput
-from segprep.samples.cityscapes import frame_stems
+from segprep.datasets.cityscapes.sample import frame_stems
 
 FRAMES = 1  # one frame per city: train aachen + bochum, val frankfurt, test berlin
 STEMS = frame_stems(FRAMES)
