@@ -20,7 +20,7 @@ from segprep import api
 from segprep.cli import main
 from segprep.errors import MissingInput
 from segprep.samples.archives import write_zip
-from segprep.samples.cityscapes_vps import LABELLED_T, dvps_sequences, make_videos
+from segprep.datasets._shared.cityscapes_vps_sample import LABELLED_T, dvps_sequences, make_videos
 
 ALL = make_videos({"train": 2, "val": 2, "test": 1})
 SEQUENCES = dvps_sequences(ALL)

@@ -22,9 +22,12 @@ import numpy as np
 
 from segprep.checks import rules
 from segprep.checks.findings import Report
-from segprep.datasets import cityscapes_vps as cvps
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets._shared.cityscapes import GT
+from segprep.datasets._shared.cityscapes_vps_labels import (categories, frame_labels, image_task, missing_labels_message,
+                                                            missing_task, panoptic_view)
+from segprep.datasets._shared.cityscapes_vps_sources import (SEQUENCE, VIDEO_SAMPLE_OPTIONS, VPS, Frame, Inputs,
+                                                             _videos_option, find_inputs, split_frames)
 from segprep.datasets.dvps import (GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
                                    depth_note, find_video_sequence, wrong_download)
 from segprep.encodings import cityscapes_vps as vps
@@ -57,19 +60,19 @@ class CityscapesDVPS(Recipe):
     FOLDER = "cityscapes-dvps"
     TITLE = "Cityscapes-DVPS (depth-aware video panoptic segmentation)"
     VERSION = "1"
-    DOWNLOADS = (DEPTH, cvps.VPS, cvps.SEQUENCE, GT)
+    DOWNLOADS = (DEPTH, VPS, SEQUENCE, GT)
     OPTIONS = (
         Option("splits", "comma-separated splits to prepare", "train,val", shapes_output=False),
     )
-    SAMPLE_OPTIONS = cvps.CityscapesVPS.SAMPLE_OPTIONS
+    SAMPLE_OPTIONS = VIDEO_SAMPLE_OPTIONS
 
     def plan(self, raw: Path, out_root: Path, options: dict[str, Any]) -> Plan:
         splits = parse_splits(options.get("splits") or "train,val", SPLITS)
         depth, notes = find_depth(raw)
-        inputs = cvps.find_inputs(raw)
+        inputs = find_inputs(raw)
         tasks = []
         for split in splits:
-            frames = {frame.stem: frame for frame in cvps.split_frames(inputs, split)}
+            frames = {frame.stem: frame for frame in split_frames(inputs, split)}
             used = set()
             for (depth_split, prefix), source in sorted(depth.items()):
                 if depth_split != split:
@@ -90,7 +93,7 @@ class CityscapesDVPS(Recipe):
         return wrong_download(raw, DEPTH, find_depth)
 
     def report_section(self, out_root: Path, jobs: int, progress: Progress) -> ReportSection:
-        section = ReportSection(self.NAME, self.FOLDER, self.TITLE, cvps.categories())
+        section = ReportSection(self.NAME, self.FOLDER, self.TITLE, categories())
         labels = []
         for split in SPLITS:
             folder = out_root / "video_sequence" / split
@@ -104,13 +107,13 @@ class CityscapesDVPS(Recipe):
             panoptic = np.where(label == vps.DVPS_VOID, vps.VOID, np.where(label < vps.DIVISOR * 11,
                                                                             label // vps.DIVISOR, label))
             image = out_root / rel.replace("gtFine_instanceTrainIds", "leftImg8bit")
-            section.frames.append(cvps.panoptic_view(os.path.basename(rel)[:13], image, panoptic, rel))
+            section.frames.append(panoptic_view(os.path.basename(rel)[:13], image, panoptic, rel))
         return section
 
     def sample(self, out: Path, options: dict[str, Any], jobs: int) -> None:
-        from segprep.samples.cityscapes_vps import write_sample
+        from segprep.datasets._shared.cityscapes_vps_sample import write_sample
 
-        write_sample(out, videos=cvps._videos_option(options.get("videos") or "2,2,1"),
+        write_sample(out, videos=_videos_option(options.get("videos") or "2,2,1"),
                      width=int(options.get("width") or 512), jobs=jobs, depth=True)
 
 
@@ -121,18 +124,18 @@ def find_depth(raw: Path):
     return find_video_sequence(raw, _DEPTH, _KEYWORDS, "Cityscapes-DVPS depth maps", DEPTH)
 
 
-def frame_tasks(split: str, prefix: str, depth: Any, frame: cvps.Frame | None, inputs: cvps.Inputs) -> list[Task]:
+def frame_tasks(split: str, prefix: str, depth: Any, frame: Frame | None, inputs: Inputs) -> list[Task]:
     base = f"video_sequence/{split}/{prefix}"
     tasks = [Task(f"{base}_depth.png", place_depth, (depth,), (f"{base}_depth.png",), group=f"{split} depth")]
     image, label = f"{base}_leftImg8bit.png", f"{base}_gtFine_instanceTrainIds.png"
     if frame is None:
         message = (f"{depth.describe()} names the Cityscapes frame {prefix[14:]}, which panoptic_im_{split}_city_vps.json "
                    f"does not list: the depth archive and the Cityscapes-VPS download do not belong together")
-        return tasks + [cvps.missing_task(image, (image,), f"{split} images", message),
-                        cvps.missing_task(label, (label,), f"{split} instanceTrainIds", message)]
-    tasks.append(cvps.image_task(image, frame.stem, inputs, f"{split} images"))
+        return tasks + [missing_task(image, (image,), f"{split} images", message),
+                        missing_task(label, (label,), f"{split} instanceTrainIds", message)]
+    tasks.append(image_task(image, frame.stem, inputs, f"{split} images"))
     if frame.cls is None or frame.inst is None:
-        tasks.append(cvps.missing_task(label, (label,), f"{split} instanceTrainIds", cvps.missing_labels_message(frame)))
+        tasks.append(missing_task(label, (label,), f"{split} instanceTrainIds", missing_labels_message(frame)))
     else:
         tasks.append(Task(label, convert_frame, (frame.cls, frame.inst), (label,), group=f"{split} instanceTrainIds",
                           size_hint=300_000))
@@ -148,7 +151,7 @@ def place_depth(ctx: TaskContext, task: Task) -> None:
 
 def convert_frame(ctx: TaskContext, task: Task) -> None:
     """The frame's VPS colour + instance maps -> panoptic_inst -> the DVPS value of every pixel."""
-    _, panoptic = cvps.frame_labels(ctx, *task.inputs)
+    _, panoptic = frame_labels(ctx, *task.inputs)
     ctx.write_bytes(task.outputs[0], encode_png_fast(vps.dvps_label(panoptic)))
 
 

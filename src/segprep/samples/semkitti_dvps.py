@@ -18,7 +18,7 @@ import numpy as np
 from segprep.engine.parallel import imap_ordered
 from segprep.io.images import encode_png
 from segprep.samples.archives import write_zip
-from segprep.samples.cityscapes_vps import synthetic_depth
+from segprep.datasets._shared.cityscapes_vps_sample import synthetic_depth
 from segprep.samples.scenes import StreetScene
 
 SEQUENCES = tuple(range(12))  # 11 has no annotations (a test sequence)

@@ -18,10 +18,10 @@ from cityscapes_vps_oracle import official_labels, official_video_segments
 from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
-from segprep.datasets.cityscapes_vps import label_name
+from segprep.datasets._shared.cityscapes_vps_sources import label_name
 from segprep.errors import BadInput, MissingInput
 from segprep.samples.archives import write_zip
-from segprep.samples.cityscapes_vps import LABELLED_T, SNIPPET, make_videos
+from segprep.datasets._shared.cityscapes_vps_sample import LABELLED_T, SNIPPET, make_videos
 
 VIDEOS = {"train": 2, "val": 2, "test": 1}
 ALL = make_videos(VIDEOS)
