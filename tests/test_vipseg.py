@@ -18,7 +18,7 @@ from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
 from segprep.datasets import vipseg as recipe
-from segprep.datasets.video_frames import parse_split
+from segprep.datasets._shared.video_frames import parse_split
 from segprep.encodings import vipseg as enc
 from segprep.errors import BadInput, MissingInput
 from segprep.io import images

@@ -30,7 +30,7 @@ from PIL import Image
 from segprep.checks import rules
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe
-from segprep.datasets.video_frames import (DEFAULT_QUALITY, SPLITS, check_split_files, height_target, listed_stems,
+from segprep.datasets._shared.video_frames import (DEFAULT_QUALITY, SPLITS, check_split_files, height_target, listed_stems,
                                            named_archives, parse_split, place_split_file, put_unchanged, read_split_lists,
                                            report_missing, subdirs, write_image)
 from segprep.encodings import vipseg as enc

@@ -20,14 +20,14 @@ from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
 from segprep.datasets import vspw as recipe
-from segprep.datasets.video_frames import parse_split
+from segprep.datasets._shared.video_frames import parse_split
 from segprep.encodings import vipseg as vipseg_enc
 from segprep.encodings import vspw as enc
 from segprep.engine.progress import Progress
 from segprep.errors import BadInput, MissingInput
 from segprep.io import archives
 from segprep.io.images import encode_png_fast
-from segprep.samples import vspw as sample
+from segprep.datasets.vspw import sample
 
 FRAMES = 3
 VIDEOS = sample.videos()
