@@ -19,7 +19,7 @@ from segprep.cli import main
 from segprep.encodings import coco
 from segprep.errors import MissingInput
 from segprep.io.images import decode_png, decode_png_fast, encode_png, encode_png_fast
-from segprep.samples.coco import image_ids
+from segprep.datasets.coco.sample import image_ids
 
 TRAIN, VAL = 6, 4
 # detectron2's panoptic_stuff values written out by hand from the dossier (§1.4): stuff category
