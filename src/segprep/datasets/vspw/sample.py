@@ -28,13 +28,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from segprep.datasets._shared.video_frames_sample import CATEGORY_IDS, IMAGE_QUALITY, scene
 from segprep.encodings import vspw as enc
 from segprep.engine.parallel import imap_ordered
 from segprep.io import jsonio
 from segprep.io.images import encode_png
 from segprep.samples import scenes
 from segprep.samples.archives import write_tar
-from segprep.samples.vipseg import CATEGORY_IDS, IMAGE_QUALITY, scene
 
 ARCHIVE = "VSPW_data.tar"
 DAMAGED_CLIP = "988_f_Xvy_DCPt8"

@@ -10,12 +10,12 @@ across frames (the first car is instance 0), void, and the known bad value 200 i
 from __future__ import annotations
 
 import io
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from segprep.datasets._shared.video_frames_sample import _STUFF, _THINGS, IMAGE_QUALITY, scene
 from segprep.encodings import vipseg as enc
 from segprep.engine.parallel import imap_ordered
 from segprep.io import jsonio
@@ -40,14 +40,6 @@ VIDEOS = {
     ],
 }
 BAD_VALUE_FRAME = ("1003_-5sqmCF8OFU", 1)  # (video, frame index) whose mask holds value 200
-IMAGE_QUALITY = 90
-
-# Cityscapes trainIds of the street scenes -> VIPSeg 1-based category ids
-_STUFF = {scenes.ROAD: 19, scenes.SIDEWALK: 20, scenes.BUILDING: 22, scenes.POLE: 13, scenes.SIGN: 41,
-          scenes.VEGETATION: 67, scenes.TERRAIN: 16, scenes.SKY: 29}
-_THINGS = {scenes.PERSON: 61, scenes.CAR: 49}
-CATEGORY_IDS = {**_STUFF, **_THINGS}  # every scene trainId -> its 1-based category (also VSPW's mask values)
-_INSTANCE_IDS = list(range(1, 13))  # scene ids 1.. -> VIPSeg instance k = id - 1 (so k = 0 exists)
 _CROWD_K = 99  # the scene's crowd of cars (id 0) becomes one more car instance
 
 
@@ -116,10 +108,3 @@ def raw_mask(semantic: np.ndarray, instance: np.ndarray) -> np.ndarray:
         k = np.where(instance > 0, instance.astype(np.int64) - 1, _CROWD_K)
         mask[things] = (vipseg_id * 100 + k[things]).astype(np.uint16)
     return mask
-
-
-@lru_cache(maxsize=4)
-def scene(video: str, width: int, height: int) -> scenes.StreetScene:
-    """The street scene of a video (a seed derived from its id), as VIPSeg and VSPW samples render it."""
-    seed = sum(ord(c) * (i + 1) for i, c in enumerate(video))
-    return scenes.StreetScene(seed=seed, height=height, width=width, instance_ids=list(_INSTANCE_IDS))

@@ -18,12 +18,13 @@ from conftest import kill_part_way, tree_bytes
 from segprep import api
 from segprep.cli import main
 from segprep.datasets import vipseg as recipe
-from segprep.datasets._shared.video_frames import parse_split
+from segprep.datasets._shared.video_frames import SPLITS, parse_split
+from segprep.datasets.vipseg.work import target_size
 from segprep.encodings import vipseg as enc
 from segprep.errors import BadInput, MissingInput
 from segprep.io import images
 from segprep.io.images import decode_png, encode_png, encode_png_fast, resize_nearest
-from segprep.samples import vipseg as sample
+from segprep.datasets.vipseg import sample
 from segprep.samples.archives import write_tar
 
 FRAMES = 3
@@ -151,7 +152,7 @@ def test_archive_gives_exactly_the_expected_files_at_the_official_sizes(prepared
 
 def test_split_files_are_byte_identical_copies(raw, prepared):
     with zipfile.ZipFile(raw / "VIPSeg.zip") as zf:
-        for split in recipe.SPLITS:
+        for split in SPLITS:
             assert (prepared / "VIPSeg" / f"{split}.txt").read_bytes() == zf.read(f"VIPSeg/{split}.txt")
     assert (prepared / "VIPSeg/train.txt").read_text().split() == [v for v, *_ in VIDEOS["train"]]  # unsorted
 
@@ -454,7 +455,7 @@ def test_categories_and_split_hashes_equal_the_official_files(shared_data):
     assert enc.categories_json() == json.loads((folder / "panoVIPSeg_categories.json").read_bytes())
     assert enc.label_num_dic() == json.loads((folder / "label_num_dic_final.json").read_bytes())
     assert (len(enc.thing_ids()), len(enc.stuff_ids())) == (58, 66)
-    for split in recipe.SPLITS:
+    for split in SPLITS:
         data = (folder / f"{split}.txt").read_bytes()
         assert hashlib.sha256(data).hexdigest() == recipe.OFFICIAL_SPLIT_SHA256[split]
         assert len(parse_split(data, split)) == recipe.PUBLISHED_VIDEOS[split]
@@ -498,8 +499,8 @@ def test_fast_png_round_trips_and_nearest_resize_equals_pillow():
         size = (int(720 * w / h), 720)
         mask = rng.integers(0, 65536, (h, w), dtype=np.uint16)
         assert np.array_equal(resize_nearest(mask, size), np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST)))
-    assert recipe.target_size((1920, 1080)) == (1280, 720) and recipe.target_size((1080, 1920)) == (405, 720)
-    assert recipe.target_size((1080, 1920), 720) == (720, 1280) and recipe.target_size((640, 352)) == (1309, 720)
+    assert target_size((1920, 1080)) == (1280, 720) and target_size((1080, 1920)) == (405, 720)
+    assert target_size((1080, 1920), 720) == (720, 1280) and target_size((640, 352)) == (1309, 720)
 
 
 def test_quality_75_is_what_a_default_pillow_save_writes():
