@@ -19,7 +19,7 @@ from segprep.cli import main
 from segprep.datasets.kitti_step import SEQUENCES as OFFICIAL
 from segprep.encodings import step
 from segprep.errors import BadInput, MissingInput
-from segprep.samples.kitti_step import SEQUENCES
+from segprep.datasets.kitti_step.sample import SEQUENCES
 
 FRAMES = 5
 
