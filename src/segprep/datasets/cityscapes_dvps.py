@@ -28,7 +28,7 @@ from segprep.datasets._shared.cityscapes_vps_labels import (categories, frame_la
                                                             missing_task, panoptic_view)
 from segprep.datasets._shared.cityscapes_vps_sources import (SEQUENCE, VIDEO_SAMPLE_OPTIONS, VPS, Frame, Inputs,
                                                              _videos_option, find_inputs, split_frames)
-from segprep.datasets.dvps import (GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
+from segprep.datasets._shared.dvps import (GRAY16, SPLITS, check_depth_png, check_depth_values, check_image, check_map,
                                    depth_note, find_video_sequence, wrong_download)
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.parallel import parallel_map

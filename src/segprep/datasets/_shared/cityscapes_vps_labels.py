@@ -9,7 +9,7 @@ import numpy as np
 
 from segprep.datasets._shared.actions import place_checked, report_missing
 from segprep.datasets._shared.cityscapes import GT
-from segprep.datasets.dvps import png_kind
+from segprep.datasets._shared.dvps import png_kind
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput

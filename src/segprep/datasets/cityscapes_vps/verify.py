@@ -11,7 +11,7 @@ import numpy as np
 
 from segprep.checks import rules
 from segprep.checks.findings import Report
-from segprep.datasets.dvps import GRAY8, GRAY16, RGB8, check_image, check_map
+from segprep.datasets._shared.dvps import GRAY8, GRAY16, RGB8, check_image, check_map
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress

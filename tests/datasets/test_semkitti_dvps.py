@@ -16,7 +16,7 @@ from segprep import api
 from segprep.cli import main
 from segprep.errors import BadInput
 from segprep.samples.archives import write_zip
-from segprep.samples.semkitti_dvps import camera, focal_text
+from segprep.datasets.semkitti_dvps.sample import camera, focal_text
 
 FRAMES = 2
 
