@@ -17,8 +17,8 @@ from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.datasets.cityscapes_vps import (DENSE_FRAMES, FRAMES_PER_VIDEO, PUBLISHED_FRAMES, PUBLISHED_VIDEOS,
                                              THING_CLASSES, VIDEO_JSON)
-from segprep.datasets._shared.cityscapes_vps_sources import (LABELLED, SPLITS, _DENSE_FILE, _FRAME_FILE,
-                                                                label_name, released_jsons)
+from segprep.datasets._shared.cityscapes_vps_sources import (LABELLED, SPLITS, _DENSE_FILE, _FRAME_FILE, label_name,
+                                                             released_jsons)
 from segprep.datasets._shared.cityscapes_vps_labels import categories
 
 
