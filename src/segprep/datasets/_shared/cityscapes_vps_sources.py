@@ -75,7 +75,6 @@ VIDEO_SAMPLE_OPTIONS = (  # the sample options of Cityscapes-VPS and -DVPS (pars
 )
 
 
-
 # ---------------------------------------------------------------------- inputs
 
 

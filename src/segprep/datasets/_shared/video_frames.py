@@ -16,7 +16,7 @@ from pathlib import Path
 
 from segprep.checks.findings import Report
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput, MissingInput
+from segprep.errors import BadInput
 from segprep.io.archives import Archive, archive_kind, find_archive, iter_members
 from segprep.io.images import JpegInfo, resize_jpeg
 from segprep.io.sources import FileSource, MemberSource, Source, SourceReader
@@ -148,10 +148,6 @@ def listed_stems(folder: Path, suffix: str, report: Report) -> list[str]:
 
 def place_split_file(ctx: TaskContext, task: Task) -> None:
     ctx.place(task.inputs[0], task.outputs[0], check=parse_split)
-
-
-def report_missing(ctx: TaskContext, task: Task) -> None:
-    raise MissingInput(task.params["message"])
 
 
 def put_unchanged(ctx: TaskContext, source: Source, rel: str, data: bytes) -> None:

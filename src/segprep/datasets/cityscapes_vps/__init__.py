@@ -35,7 +35,7 @@ from segprep.errors import MissingInput
 from segprep.report.model import ReportSection
 from segprep.datasets._shared.cityscapes_vps_sources import (Frame, LABELLED, SEQUENCE, SPLITS, VIDEO_SAMPLE_OPTIONS,
                                                              VPS, _videos_option, find_inputs, split_frames)
-from segprep.datasets._shared.cityscapes_vps_labels import categories, image_task, missing_labels_message, missing_task
+from segprep.datasets._shared.cityscapes_vps_labels import image_task, missing_labels_message, missing_task
 
 PUBLISHED_FRAMES = {"train": 2400, "val": 300, "test": 300}  # mcahny/vps README; deeplab2 dataset.py (DVPS)
 PUBLISHED_VIDEOS = {"train": 400, "val": 50, "test": 50}

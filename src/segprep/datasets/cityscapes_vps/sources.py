@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from segprep.errors import BadInput
 from segprep.datasets._shared.cityscapes_vps_sources import Frame, Inputs, _DENSE_FILE
-from segprep.datasets._shared.cityscapes_vps_labels import categories
 
 
 def dense_frames(inputs: Inputs, split: str) -> list[str]:

@@ -19,7 +19,6 @@ from segprep.datasets.cityscapes_vps import (DENSE_FRAMES, FRAMES_PER_VIDEO, PUB
                                              THING_CLASSES, VIDEO_JSON)
 from segprep.datasets._shared.cityscapes_vps_sources import (LABELLED, SPLITS, _DENSE_FILE, _FRAME_FILE, label_name,
                                                              released_jsons)
-from segprep.datasets._shared.cityscapes_vps_labels import categories
 
 
 # ---------------------------------------------------------------------- verification

@@ -7,7 +7,7 @@ import json
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.tasks import Task, TaskContext
 from segprep.io.images import encode_png_fast
-from segprep.datasets._shared.cityscapes_vps_labels import categories, frame_labels
+from segprep.datasets._shared.cityscapes_vps_labels import frame_labels
 from segprep.datasets._shared.cityscapes_vps_sources import parse_json
 
 

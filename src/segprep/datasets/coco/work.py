@@ -7,9 +7,10 @@ import numpy as np
 from segprep.encodings import coco
 from segprep.engine.malloc import tune_malloc
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput, MissingInput
+from segprep.errors import BadInput
 from segprep.io.images import decode_png_fast, encode_png_fast, png_info
 from segprep.io.sources import FileSource, Source
+from segprep.datasets._shared.actions import report_missing
 from segprep.datasets.coco import IMAGES, PANOPTIC
 
 
@@ -84,10 +85,6 @@ def check_jpeg(head: bytes, tail: bytes, name: str) -> None:
         raise BadInput(f"{name} is not a JPEG file ({'empty' if not head else 'wrong signature'})")
     if b"\xff\xd9" not in tail:
         raise BadInput(f"{name} is truncated: no JPEG end marker (interrupted download or extraction?)")
-
-
-def report_missing(ctx: TaskContext, task: Task) -> None:
-    raise MissingInput(task.params["message"])
 
 
 def convert_panoptic(ctx: TaskContext, task: Task) -> None:

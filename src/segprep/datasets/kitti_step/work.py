@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput, MissingInput
+from segprep.errors import BadInput
 from segprep.io.images import png_info
 from segprep.io.sources import FileSource, Source
+from segprep.datasets._shared.actions import report_missing
 
 
 # ---------------------------------------------------------------------- actions (run in workers)
@@ -35,7 +36,3 @@ def _check_rgb_png(data: bytes, name: str, verify_crc: bool = True) -> None:
     info = png_info(data, name, verify_crc)
     if info.color_type != 2 or info.bit_depth != 8:
         raise BadInput(f"{name}: expected an 8-bit RGB PNG, found colour type {info.color_type}, {info.bit_depth} bit")
-
-
-def report_missing(ctx: TaskContext, task: Task) -> None:
-    raise MissingInput(task.params["message"])

@@ -21,7 +21,8 @@ from typing import Any
 
 from segprep.checks.findings import Report
 from segprep.datasets.base import Download, Option, Recipe
-from segprep.datasets._shared.video_frames import DEFAULT_QUALITY, place_split_file, read_split_lists, report_missing
+from segprep.datasets._shared.actions import report_missing
+from segprep.datasets._shared.video_frames import DEFAULT_QUALITY, place_split_file, read_split_lists
 from segprep.encodings import vipseg as enc
 from segprep.engine.progress import Progress
 from segprep.engine.runner import FinalizeContext, Plan

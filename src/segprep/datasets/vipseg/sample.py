@@ -20,7 +20,6 @@ from segprep.encodings import vipseg as enc
 from segprep.engine.parallel import imap_ordered
 from segprep.io import jsonio
 from segprep.io.images import encode_png
-from segprep.samples import scenes
 from segprep.samples.archives import write_zip
 
 # split -> [(video, (width, height), first frame number, step)], in split-file order (not sorted, as the real ones)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from segprep.datasets._shared.video_frames import height_target, put_unchanged, report_missing
+from segprep.datasets._shared.actions import report_missing
+from segprep.datasets._shared.video_frames import height_target, put_unchanged
 from segprep.encodings import vspw as enc
 from segprep.engine.malloc import tune_malloc
 from segprep.engine.tasks import Task, TaskContext

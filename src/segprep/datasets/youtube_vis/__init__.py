@@ -15,7 +15,6 @@ converter is ``encodings/cocovid.py``. The output:
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +24,7 @@ from segprep.engine.tasks import Task
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.jsonscan import JsonScanner
 from segprep.io.sources import FileSource, Source, SourceReader
+from segprep.datasets._shared.actions import report_missing
 
 SPLITS = ("train", "valid", "test")
 REQUIRED_SPLITS = ("train", "valid")  # what Video K-Net's configs read
@@ -39,7 +39,7 @@ def cocovid_name(year: str, split: str) -> str:
 
 
 from segprep.datasets.youtube_vis.sources import FrameStore, find_inputs  # noqa: E402
-from segprep.datasets.youtube_vis.work import convert_json, place_frame, place_official, report_missing  # noqa: E402
+from segprep.datasets.youtube_vis.work import convert_json, place_frame, place_official  # noqa: E402
 from segprep.datasets.youtube_vis.verify import YouTubeVISVerify  # noqa: E402
 from segprep.datasets.youtube_vis.report import YouTubeVISReport  # noqa: E402
 from segprep.encodings.cocovid import _VOS_HINT, format_stats, read_videos  # noqa: E402

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from segprep.engine.tasks import Task, TaskContext
-from segprep.errors import BadInput, MissingInput
+from segprep.errors import BadInput
 from segprep.io.images import jpeg_info
 from segprep.encodings.cocovid import convert
 
@@ -33,7 +33,3 @@ def place_frame(ctx: TaskContext, task: Task) -> None:
                            "(frames from another download?)")
 
     ctx.place(task.inputs[0], task.outputs[0], check=check)
-
-
-def report_missing(ctx: TaskContext, task: Task) -> None:
-    raise MissingInput(task.params["message"])
