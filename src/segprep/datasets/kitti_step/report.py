@@ -34,7 +34,7 @@ def _label_view(out_root: Path, rel: str) -> LabelView:
 
 
 class KittiStepReport:
-    """``KittiStep.report_section``."""
+    """``KittiStep.report_section``, kept in this room: the recipe class lists this class as a base."""
 
     # ------------------------------------------------------------------ report
 

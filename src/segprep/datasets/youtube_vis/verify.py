@@ -245,7 +245,7 @@ def _file_sha256(path: Path) -> str:
 
 
 class YouTubeVISVerify:
-    """``YouTubeVIS.verify``."""
+    """``YouTubeVIS.verify``, kept in this room: the recipe class lists this class as a base."""
 
     # ------------------------------------------------------------------ verify
 
