@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segprep.checks.findings import Report
 from segprep.datasets.base import Download
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.archives import Archive, archive_kind, list_members
@@ -111,6 +112,16 @@ def wrong_download(raw: Path, download: Download, find) -> list[tuple[str, str]]
     except SegprepError as exc:
         return [(download.filename, str(exc).split("\n")[0])]
     return []
+
+
+# ---------------------------------------------------------------------- verify: the folder
+
+
+def check_stray_entries(out_root: Path, report: Report) -> None:
+    """Only video_sequence/ belongs in the folder of a DVPS dataset."""
+    for entry in sorted(os.listdir(out_root)):
+        if entry != "video_sequence":
+            report.fail("layout", entry, "stray entry (only video_sequence/ belongs here)")
 
 
 # ---------------------------------------------------------------------- verify: one file at a time

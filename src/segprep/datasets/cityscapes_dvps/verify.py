@@ -11,7 +11,8 @@ import numpy as np
 
 from segprep.checks import rules
 from segprep.checks.findings import Report
-from segprep.datasets._shared.dvps import GRAY16, SPLITS, check_depth_values, check_image, check_map, depth_note
+from segprep.datasets._shared.dvps import (GRAY16, SPLITS, check_depth_values, check_image, check_map,
+                                           check_stray_entries, depth_note)
 from segprep.encodings import cityscapes_vps as vps
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
@@ -26,9 +27,7 @@ _NAME = re.compile(r"^((\d{6})_(\d{6})_([a-z]+)_(\d{6})_(\d{6}))_(leftImg8bit|gt
 
 def verify_tree(out_root: Path, report: Report, official: bool, jobs: int, progress: Progress) -> None:
     root = out_root / "video_sequence"
-    for entry in sorted(os.listdir(out_root)):
-        if entry != "video_sequence":
-            report.fail("layout", entry, "stray entry (only video_sequence/ belongs here)")
+    check_stray_entries(out_root, report)
     frames: dict[str, dict[str, set[str]]] = {}
     for split in SPLITS:
         report.checked("layout")
