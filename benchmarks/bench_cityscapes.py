@@ -30,7 +30,7 @@ import cityscapes_oracle  # noqa: E402
 from common import load_average, path_arguments, print_table, report_paths, segprep, timed  # noqa: E402
 
 from segprep.engine.executors import default_jobs  # noqa: E402
-from segprep.samples.cityscapes import frame_stems  # noqa: E402
+from segprep.datasets.cityscapes.sample import frame_stems  # noqa: E402
 
 
 def run(command: list[str], **kw) -> tuple[float, float]:

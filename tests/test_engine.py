@@ -161,12 +161,14 @@ def test_rerun_skips_finished_tasks_and_redoes_changed_or_damaged_ones(tmp_path)
     assert (tmp_path / "out_root/out/004.txt").read_bytes() == b"CHANGED"
 
 
-def test_finalize_sees_every_value_also_from_the_journal_and_runs_only_without_failures(tmp_path):
+def test_finalize_sees_every_value_also_from_the_journal_and_withholds_what_needs_a_failed_task(tmp_path):
     seen = {}
 
     def finalize(ctx: FinalizeContext):
         seen.update(ctx.extras)
-        ctx.write_bytes("total.txt", str(sum(v["n"] for v in ctx.extras.values())).encode())
+        ctx.write_bytes("independent.txt", b"needs no task")
+        if ctx.complete(["total.txt"], [t.key for t in ctx.tasks]):
+            ctx.write_bytes("total.txt", str(sum(v["n"] for v in ctx.extras.values())).encode())
 
     tasks = text_tasks(4)
     go(tmp_path, tasks, finalize=finalize)
@@ -176,8 +178,10 @@ def test_finalize_sees_every_value_also_from_the_journal_and_runs_only_without_f
     assert (tmp_path / "out_root/total.txt").read_text() == str(4 * len("item 0"))
     failing = text_tasks(4, actions.fail_on_bad, **{"1": {"bad": True}})
     (tmp_path / "out_root/total.txt").unlink()
-    go(tmp_path / "other", failing, finalize=finalize)
+    summary = go(tmp_path / "other", failing, finalize=finalize)
     assert not (tmp_path / "other/out_root/total.txt").exists()
+    assert (tmp_path / "other/out_root/independent.txt").read_bytes() == b"needs no task"
+    assert any("total.txt not written" in note and "1 failed task" in note for note in summary.notes), summary.notes
 
 
 def test_fail_fast_stops_feeding_work(tmp_path):
@@ -220,10 +224,14 @@ def test_move_consumes_sources_only_after_everything_is_written(tmp_path):
     bad = [Task(f"k{i}", actions.fail_on_bad, (s,), (f"{i}.txt",), {"bad": i == 2}) for i, s in enumerate(sources)]
     go(tmp_path, bad, placement="move")
     assert sorted(os.listdir(raw)) == ["0.txt", "1.txt", "2.txt"]  # a failure: nothing consumed
-    good = [Task(f"k{i}", actions.copy_upper, (s,), (f"{i}.txt",)) for i, s in enumerate(sources)]
-    summary = go(tmp_path, good, placement="move")
-    assert summary.ok and summary.consumed == 3 and os.listdir(raw) == []
+    converted = [Task(f"k{i}", actions.copy_upper, (s,), (f"{i}.txt",)) for i, s in enumerate(sources)]
+    summary = go(tmp_path, converted, placement="move")  # the outputs are other data: nothing was moved
+    assert summary.ok and summary.consumed == 0 and len(os.listdir(raw)) == 3
     assert (tmp_path / "out_root/1.txt").read_bytes() == b"X1"
+    placed = [Task(f"p{i}", actions.place_unchanged, (s,), (f"same/{i}.txt",)) for i, s in enumerate(sources)]
+    summary = go(tmp_path, placed, placement="move")
+    assert summary.ok and summary.consumed == 3 and os.listdir(raw) == []
+    assert (tmp_path / "out_root/same/1.txt").read_bytes() == b"x1"
 
 
 def test_not_enough_space_is_refused_before_writing(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ ignored (its task is simply redone). At the end of a run the journal is rewritte
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -18,19 +19,30 @@ from segprep.engine import atomic
 from segprep.engine.atomic import OutputRecord
 
 
+FINALIZE_KEY = "(finalize)"  # the entry of the aggregates finalize wrote: never a task, read by verify
+
+
 @dataclass
 class JournalEntry:
     key: str
     fingerprint: str
     outputs: list[OutputRecord]
     extra: Any
+    shape: str | None = None  # the output-shaping options it was written with (see ``shape_id``)
 
     def to_json(self) -> dict:
-        return {"key": self.key, "fp": self.fingerprint, "out": [o.to_json() for o in self.outputs], "extra": self.extra}
+        row = {"key": self.key, "fp": self.fingerprint, "out": [o.to_json() for o in self.outputs], "extra": self.extra}
+        return row if self.shape is None else row | {"shape": self.shape}
 
     @classmethod
     def from_json(cls, row: dict) -> "JournalEntry":
-        return cls(row["key"], row["fp"], [OutputRecord.from_json(o) for o in row["out"]], row.get("extra"))
+        return cls(row["key"], row["fp"], [OutputRecord.from_json(o) for o in row["out"]], row.get("extra"),
+                   row.get("shape"))
+
+
+def shape_id(salt: str) -> str:
+    """Short id of a plan's salt (recipe, version, output-shaping options)."""
+    return hashlib.sha256(salt.encode()).hexdigest()[:16]
 
 
 class Journal:
@@ -62,6 +74,10 @@ class Journal:
         self._file.write(line + "\n")
         self._file.flush()
         self.entries[entry.key] = line
+
+    def drop(self, key: str) -> None:
+        """Forgets a task (compaction removes its line)."""
+        self.entries.pop(key, None)
 
     def compact(self) -> None:
         """Rewrite the journal with one line per task, sorted by key."""
@@ -95,3 +111,45 @@ def outputs_intact(entry: JournalEntry, out_root: Path) -> bool:
         if record.digest is None or atomic.file_digest(path) != record.digest:
             return False
     return True
+
+
+def changed_outputs(journal_path: Path, out_root: Path) -> list[tuple[str, str]]:
+    """(file, what is wrong) for every output the journal records that is no longer what prepare left
+    (gone, another size, other bytes; files unchanged since prepare are trusted without reading), and
+    for every file under ``out_root`` that no prepare wrote (a stray file). Nothing without a journal."""
+    if not journal_path.is_file():
+        return []
+    found = []
+    recorded = set()
+    journal = Journal(journal_path)
+    for key in sorted(journal.entries):
+        for record in journal.get(key).outputs:
+            recorded.add(record.path)
+            why = _changed(record, out_root / record.path)
+            if why:
+                found.append((record.path, why))
+    for directory, folders, names in os.walk(out_root):
+        folders.sort()
+        for name in sorted(names):
+            rel = (Path(directory) / name).relative_to(out_root).as_posix()
+            if rel not in recorded:
+                found.append((rel, "stray file: no prepare wrote it (remove it, or prepare again if it is an output)"))
+    return found
+
+
+def _changed(record: OutputRecord, path: Path) -> str | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing: prepare wrote it and it has been removed since"
+    if st.st_size != record.size:
+        return f"{st.st_size:,} bytes where prepare wrote {record.size:,}: changed or truncated since"
+    if st.st_mtime_ns == record.mtime_ns and st.st_ino == record.inode:
+        return None
+    if record.digest is None:  # a hard link to the download: no hash was taken
+        if st.st_ino == record.inode:
+            return "edited in place since prepare linked it (and so was the download file it links to)"
+        return None  # a copy of the tree: nothing recorded to compare its bytes with
+    if atomic.file_digest(path) != record.digest:
+        return "its bytes differ from what prepare wrote (edited since)"
+    return None
