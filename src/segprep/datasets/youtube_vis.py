@@ -18,13 +18,14 @@ import os
 import re
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from segprep.checks.findings import Report
 from segprep.report.model import Category, ClassStats, CountRow, LabelView, ReportSection, evenly_spaced
+from segprep.datasets import vis_holdout
 from segprep.datasets.base import Option, Recipe, parse_splits
 from segprep.encodings import youtube_vis as vis
 from segprep.engine.parallel import parallel_map
@@ -89,12 +90,24 @@ class OfficialJson:
     notes: list[str] = field(default_factory=list)
 
 
-def read_videos(scanner: JsonScanner) -> list[dict]:
-    """The checked ``videos`` of an official json, reading no further than needed."""
+def read_videos(scanner: JsonScanner, version: str | None = None) -> list[dict]:
+    """The checked ``videos`` of an official json, reading no further than needed. With ``version``, the
+    categories are checked too when they come before the annotations, so that a file of the other
+    dataset (OVIS / YouTube-VIS) or year is refused before anything is written."""
+    videos = None
     for member in scanner.members():
         if member.key == "videos":
-            return _check_videos(scanner.name, member.value())
-    raise BadInput(f"{scanner.name} has no 'videos': not a YouTube-VIS annotation file")
+            videos = _check_videos(scanner.name, member.value())
+            if version is None:
+                return videos
+        elif member.key == "categories" and version is not None:
+            _check_categories(scanner.name, member.value(), version, [])
+        elif member.key == "annotations" and videos is not None:
+            break
+    if videos is None:
+        raise BadInput(f"{scanner.name} has no 'videos': not an {'OVIS' if version == 'ovis' else 'YouTube-VIS'} "
+                       "annotation file")
+    return videos
 
 
 def read_official(scanner: JsonScanner, year: str, with_annotations: bool) -> OfficialJson:
@@ -502,6 +515,7 @@ class YouTubeVIS(Recipe):
                "here)", "train,valid,test", shapes_output=False),
         Option("all-frames", "also place the frames between the annotated ones, from the *_all_frames downloads",
                False, flag=True),
+        *vis_holdout.OPTIONS,
     )
     SAMPLE_OPTIONS = (
         Option("frames", "annotated frames per video", 4, int),
@@ -546,8 +560,10 @@ class YouTubeVIS(Recipe):
                         raise MissingInput(f"{raw}: {problem}. Expected:\n{self.download_help()}")
                     warnings.append(problem)
                     continue
-                videos = _plan_videos(json_source, reader)
+                videos = plan_videos(json_source, reader, self.YEAR)
                 tasks += self._json_tasks(split, json_source)
+                if split == "train":
+                    tasks += vis_holdout.tasks(options, self.YEAR, json_source, "annotations/train.json")
                 tasks += _frame_tasks(split, videos, stores, all_frames)
         finally:
             reader.close()
@@ -609,6 +625,7 @@ class YouTubeVIS(Recipe):
                 report.checked(check, n)
                 for path, message in failures:
                     report.fail(check, path, message)
+        vis_holdout.verify(out_root, report, self.YEAR, "annotations/train.json")
         if official:
             for split in SPLITS:
                 report.checked("official counts")
@@ -636,41 +653,9 @@ class YouTubeVIS(Recipe):
         return []
 
     def report_section(self, out_root: Path, jobs: int, progress: Progress) -> ReportSection:
-        names = vis.CATEGORIES[self.YEAR]
-        categories = [Category(name, _category_color(name), True) for name in names]
-        section = ReportSection(self.NAME, self.FOLDER, self.TITLE, categories)
-        heads = {}
-        for split in SPLITS:
-            path = out_root / cocovid_name(self.YEAR, split)
-            head = _read_head(path) if path.is_file() else {}
-            heads[split] = head
-            section.counts.append(CountRow(split, "videos", len(head.get("videos", [])),
-                                           PUBLISHED_VIDEOS[self.YEAR][split],
-                                           "" if head else f"{cocovid_name(self.YEAR, split)} missing"))
-            section.counts.append(CountRow(split, "frames", len(head.get("images", []))))
-        train = heads["train"]
-        if not train.get("images"):
-            section.notes.append("no train annotations prepared: no class statistics or frames")
-            return section
-        by_video: dict[Any, list[dict]] = defaultdict(list)
-        for image in train["images"]:
-            by_video[image["video_id"]].append(image)
-        videos = [by_video[v["id"]] for v in train.get("videos", []) if by_video.get(v["id"])]
-        picked = [frames[len(frames) // 2] for frames in evenly_spaced(videos, 4)]
-        longest = max(videos, key=len)
-        middle = max(0, len(longest) // 2 - 3)
-        strip = longest[middle : middle + 6]
-        wanted = {image["id"] for image in picked + strip}
-        pixels, tracks, objects, annotations = _scan_train(out_root / cocovid_name(self.YEAR, "train"), wanted)
-        section.counts.append(CountRow("train", "objects (annotated masks)", objects))
-        index = {c["id"]: i for i, c in enumerate(train.get("categories", [])) if c.get("name") in names}
-        section.stats = ClassStats([pixels.get(c, 0) for c in range(1, 41)],
-                                   [len(tracks.get(c, ())) for c in range(1, 41)],
-                                   "train split: pixels from the annotation areas; instances are tracks (instance_id)")
-        view = lambda image: _label_view(out_root, image, annotations.get(image["id"], []), index)  # noqa: E731
-        section.frames = [view(image) for image in picked]
-        section.strips = [[view(image) for image in strip]]
-        return section
+        return vis_report_section(ReportSection(self.NAME, self.FOLDER, self.TITLE, []), out_root, self.YEAR,
+                                  PUBLISHED_VIDEOS[self.YEAR], lambda split: cocovid_name(self.YEAR, split),
+                                  "train/JPEGImages")
 
     # ------------------------------------------------------------------ sample
 
@@ -681,13 +666,54 @@ class YouTubeVIS(Recipe):
                      all_frames=bool(options.get("all_frames")), jobs=jobs)
 
 
-def _plan_videos(source: Source, reader: SourceReader) -> list[dict]:
+def vis_report_section(section: ReportSection, out_root: Path, version: str, published: dict[str, int],
+                       cocovid: Callable[[str], str], frames_folder: str) -> ReportSection:
+    """Counts per split, class statistics of train and labelled train frames, from the CocoVID files
+    (``cocovid(split)``; train frames under ``frames_folder``), for YouTube-VIS and OVIS."""
+    names = vis.CATEGORIES[version]
+    section.categories = [Category(name, _category_color(name), True) for name in names]
+    heads = {}
+    for split in SPLITS:
+        path = out_root / cocovid(split)
+        head = _read_head(path) if path.is_file() else {}
+        heads[split] = head
+        section.counts.append(CountRow(split, "videos", len(head.get("videos", [])), published[split],
+                                       "" if head else f"{cocovid(split)} missing"))
+        section.counts.append(CountRow(split, "frames", len(head.get("images", []))))
+    train = heads["train"]
+    if not train.get("images"):
+        section.notes.append("no train annotations prepared: no class statistics or frames")
+        return section
+    by_video: dict[Any, list[dict]] = defaultdict(list)
+    for image in train["images"]:
+        by_video[image["video_id"]].append(image)
+    videos = [by_video[v["id"]] for v in train.get("videos", []) if by_video.get(v["id"])]
+    picked = [frames[len(frames) // 2] for frames in evenly_spaced(videos, 4)]
+    longest = max(videos, key=len)
+    middle = max(0, len(longest) // 2 - 3)
+    strip = longest[middle : middle + 6]
+    wanted = {image["id"] for image in picked + strip}
+    pixels, tracks, objects, annotations = _scan_train(out_root / cocovid("train"), wanted)
+    section.counts.append(CountRow("train", "objects (annotated masks)", objects))
+    index = {c["id"]: i for i, c in enumerate(train.get("categories", [])) if c.get("name") in names}
+    ids = range(1, len(names) + 1)
+    section.stats = ClassStats([pixels.get(c, 0) for c in ids], [len(tracks.get(c, ())) for c in ids],
+                               "train split: pixels from the annotation areas; instances are tracks (instance_id)")
+    view = lambda image: _label_view(out_root, image, annotations.get(image["id"], []), index,  # noqa: E731
+                                     frames_folder)
+    section.frames = [view(image) for image in picked]
+    section.strips = [[view(image) for image in strip]]
+    return section
+
+
+def plan_videos(source: Source, reader: SourceReader, version: str) -> list[dict]:
+    """``read_videos`` of a json file or archive member (see there)."""
     if isinstance(source, FileSource):
         with open(source.path, "rb") as f:
-            return read_videos(JsonScanner(f, source.describe()))
+            return read_videos(JsonScanner(f, source.describe()), version)
     import io
 
-    return read_videos(JsonScanner(io.BytesIO(reader.read(source)), source.describe()))
+    return read_videos(JsonScanner(io.BytesIO(reader.read(source)), source.describe()), version)
 
 
 def _frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_frames: bool,
@@ -1027,13 +1053,14 @@ def _scan_train(path: Path, wanted: set) -> tuple[Counter, dict, int, dict]:
     return pixels, tracks, objects, annotations
 
 
-def _label_view(out_root: Path, image: dict, annotations: list[dict], index: dict) -> LabelView:
+def _label_view(out_root: Path, image: dict, annotations: list[dict], index: dict,
+                folder: str = "train/JPEGImages") -> LabelView:
     import numpy as np
     from PIL import Image
     from pycocotools import mask as mask_utils
 
     width, height = image["width"], image["height"]
-    path = out_root / "train/JPEGImages" / image["file_name"]
+    path = out_root / folder / image["file_name"]
     try:
         with Image.open(path) as im:
             rgb = np.asarray(im.convert("RGB"))
@@ -1047,11 +1074,16 @@ def _label_view(out_root: Path, image: dict, annotations: list[dict], index: dic
         try:
             with warnings.catch_warnings():  # pycocotools' own use of numpy 2
                 warnings.simplefilter("ignore", DeprecationWarning)
-                mask = mask_utils.decode(mask_utils.frPyObjects(ann["segmentation"], height, width)).astype(bool)
+                seg = ann["segmentation"]
+                if isinstance(seg.get("counts"), str):  # compressed RLE (OVIS)
+                    rle = dict(seg, counts=seg["counts"].encode())
+                else:
+                    rle = mask_utils.frPyObjects(seg, height, width)
+                mask = mask_utils.decode(rle).astype(bool)
         except Exception:
             continue
         if mask.shape == segments.shape:
             segments[mask] = ann["instance_id"]
             category_of[int(ann["instance_id"])] = index[ann["category_id"]]
     return LabelView(image["file_name"], rgb, segments, category_of, np.zeros(segments.shape, bool),
-                     f"train/JPEGImages/{image['file_name']}")
+                     f"{folder}/{image['file_name']}")

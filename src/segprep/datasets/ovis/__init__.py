@@ -15,20 +15,17 @@ Output (``formats-ovis.md`` §1.6):
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 from segprep.datasets import vis_holdout
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.ovis import sources, work
-from segprep.datasets.youtube_vis import (_check_categories, _check_videos, _frame_tasks, _print_stats, convert_json,
-                                          place_official)
+from segprep.datasets.youtube_vis import _frame_tasks, _print_stats, convert_json, place_official, plan_videos
 from segprep.engine.runner import Plan
 from segprep.engine.tasks import Task
 from segprep.errors import BadInput, MissingInput
-from segprep.io.jsonscan import JsonScanner
-from segprep.io.sources import FileSource, Source, SourceReader
+from segprep.io.sources import Source, SourceReader
 
 VERSION = "ovis"  # the category version of encodings/youtube_vis.py
 SPLITS = sources.SPLITS
@@ -99,7 +96,7 @@ class OVIS(Recipe):
                         raise MissingInput(f"{raw}: {problem}. Expected:\n{self.download_help()}")
                     warnings.append(problem)
                     continue
-                videos = _plan_videos(source, reader)
+                videos = plan_videos(source, reader, VERSION)
                 tasks += _json_tasks(split, source)
                 tasks += _frame_tasks(split, videos, stores, False, folder=split)
                 if split == "train":
@@ -147,29 +144,6 @@ def _json_tasks(split: str, source: Source) -> list[Task]:
         Task(converted, convert_json, (source,), (converted,), {"year": VERSION, "split": split}, group,
              size_hint=source.size),
     ]
-
-
-def _plan_videos(source: Source, reader: SourceReader) -> list[dict]:
-    """The checked videos of a json; its categories too when they come before the annotations, so that a
-    YouTube-VIS file given as OVIS is refused before anything is written."""
-    if isinstance(source, FileSource):
-        with open(source.path, "rb") as f:
-            return _scan_head(JsonScanner(f, source.describe()))
-    return _scan_head(JsonScanner(io.BytesIO(reader.read(source)), source.describe()))
-
-
-def _scan_head(scanner: JsonScanner) -> list[dict]:
-    videos = None
-    for member in scanner.members():
-        if member.key == "videos":
-            videos = _check_videos(scanner.name, member.value())
-        elif member.key == "categories":
-            _check_categories(scanner.name, member.value(), VERSION, [])
-        elif member.key == "annotations" and videos is not None:
-            break
-    if videos is None:
-        raise BadInput(f"{scanner.name} has no 'videos': not an OVIS annotation file")
-    return videos
 
 
 RECIPE = OVIS
