@@ -24,6 +24,7 @@ import numpy as np
 
 from segprep.checks import rules
 from segprep.checks.findings import Report
+from segprep.datasets import coco2vis
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.encodings import coco
 from segprep.engine.malloc import tune_malloc
@@ -87,6 +88,9 @@ class Coco(Recipe):
         Option("splits", "comma-separated splits to prepare", "train,val", shapes_output=False),
         Option("thing-only-json", f"also write {THING_ONLY_JSON} (thing segments as COCO instances, RLE masks)",
                False, None, flag=True, shapes_output=False),
+        Option("coco2vis", "also write annotations/coco2{ytvis2019,ytvis2021,ovis}_{split}.json, the COCO pseudo-video "
+               "files of DVIS, MinVIS, GenVIS, CTVIS (see datasets/coco2vis.py)", False, None, flag=True,
+               shapes_output=False),
     )
     SAMPLE_OPTIONS = (
         Option("train-images", "train images", 6, int),
@@ -125,6 +129,8 @@ class Coco(Recipe):
                 tasks.append(Task(f"annotations/{name}", place_file, (found.jsons[name],), (f"annotations/{name}",),
                                   group="annotations"))
             tasks += _image_tasks(split, found.images[split], panoptic)
+            if options.get("coco2vis"):
+                tasks += coco2vis.tasks(found.jsons[instances_name], split)
             pan_tasks, unlisted = _panoptic_tasks(split, found.pngs[split], panoptic, thing_only and split == "train")
             tasks += pan_tasks
             if unlisted:
@@ -505,6 +511,7 @@ def verify_coco(out_root: Path, report: Report, official: bool, jobs: int, progr
         if isinstance(result, Exception):
             result = [("panoptic png", item[0], f"{type(result).__name__}: {result}")]
         report.add((check, os.path.relpath(path, out_root), message) for check, path, message in result)
+    coco2vis.verify(out_root, report)
     if official:
         _check_official(counts, out_root, report)
 
