@@ -19,17 +19,16 @@ the official order, and a person in front of a car makes the car's occlusion lev
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from segprep.encodings import youtube_vis as vis
 from segprep.engine.parallel import imap_ordered
 from segprep.samples.archives import write_zip
-from segprep.samples.scenes import CAR, PERSON, StreetScene
+from segprep.samples.scenes import CAR, PERSON
+from segprep.samples.youtube_vis import render_objects
 
 # split -> (frame size (width, height), scene seed) of each video
 VIDEOS = {
@@ -75,19 +74,13 @@ def write_sample(out: Path, frames: int = 4, rle: str = "string", occlusion: boo
 
 
 def render_frame(item) -> tuple[bytes, dict | None]:
-    """JPEG bytes of one frame and, when annotated, {instance: (class, mask, visible fraction)}."""
+    """JPEG bytes of one frame and, when annotated, {instance: (class, Fortran-ordered uint8 mask)}."""
     split, index, k, annotate = item
     (width, height), seed = VIDEOS[split][index]
-    frame = StreetScene(seed=seed, height=height, width=width).render(k * STEP, void_ring=0)
-    buffer = io.BytesIO()
-    Image.fromarray(frame.rgb).save(buffer, format="JPEG", quality=90)
-    if not annotate:
-        return buffer.getvalue(), None
-    objects = {}
-    for ident in sorted(set(np.unique(frame.instance).tolist()) - {0}):
-        mask = frame.instance == ident
-        objects[ident] = (int(frame.semantic[mask][0]), np.asfortranarray(mask.astype(np.uint8)))
-    return buffer.getvalue(), objects
+    jpeg, objects = render_objects(seed, width, height, k * STEP, annotate)
+    if objects is None:
+        return jpeg, None
+    return jpeg, {ident: (cls, np.asfortranarray(mask.astype(np.uint8))) for ident, (cls, mask) in objects.items()}
 
 
 def _occlusion(mask: np.ndarray, first_area: int) -> str:
