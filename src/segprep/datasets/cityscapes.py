@@ -84,6 +84,9 @@ class Cityscapes(Recipe):
     FOLDER = "cityscapes"
     TITLE = "Cityscapes fine annotations (semantic, instance, panoptic)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("gtFine/*/*/*_gtFine_labelIds.png", "gtFine/*/*/*_gtFine_labelTrainIds.png", "gtFine/*/*/*_gtFine_instanceIds.png",
+                     "gtFine/*/*/*_gtFine_instanceTrainIds.png", "gtFine/*/*/*_gtFine_color.png",
+                     "gtFine/cityscapes_panoptic_*/*_gtFine_panoptic.png")
     DOWNLOADS = (GT, IMAGES)
     # None of these change a task's bytes without changing its outputs (which are in its fingerprint),
     # and finalize rewrites the jsons on every run, so no option forces other tasks to be redone.
@@ -387,6 +390,11 @@ def write_jsons(ctx: FinalizeContext, frames: list[tuple[str, str, str, str]], t
             by_split[split].append((city, stem, key))
     for split, items in sorted(by_split.items()):
         items.sort(key=lambda item: f"{item[0]}/{item[1]}")  # the order of the official tools' sorted glob
+        rels = [f"annotations/cityscapes_panoptic_{split}.json", detectron2_json(split),
+                f"annotations/instancesonly_filtered_gtFine_{split}.json"]
+        rels += [f"gtFine/cityscapes_panoptic_{split}_trainId.json"] if train_id else []
+        if not ctx.complete(rels, [key for _, _, key in items]):
+            continue
         extras = [(city, stem, ctx.extras[key]) for city, stem, key in items]
         panoptic = panoptic_json(extras, False)
         ctx.write_bytes(f"annotations/cityscapes_panoptic_{split}.json", panoptic)

@@ -83,6 +83,7 @@ class Coco(Recipe):
     FOLDER = "coco"
     TITLE = "COCO 2017 (instances + panoptic, with detectron2's panoptic_stuff maps)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("panoptic_train2017/*.png", "panoptic_stuff_train2017/*.png")
     DOWNLOADS = (IMAGES["train"], IMAGES["val"], INSTANCES, PANOPTIC)
     OPTIONS = (
         Option("splits", "comma-separated splits to prepare", "train,val", shapes_output=False),
@@ -444,6 +445,8 @@ def thing_rles(ctx: TaskContext, task: Task) -> list[dict]:
 
 def write_thing_only_json(ctx: FinalizeContext, header: dict) -> None:
     """panopticapi's ``panoptic2detection_coco_format.py --things_only`` layout, ids from 1 (see README)."""
+    if not ctx.complete([THING_ONLY_JSON], [t.key for t in ctx.tasks if t.action is thing_rles]):
+        return
     by_image = {}
     for task in ctx.tasks:
         if task.action is thing_rles:
