@@ -191,3 +191,11 @@ def test_mmdets_youtube_vis_evaluator_scores_valid_sub_against_itself_at_ap_1(pr
     assert evaluation.stats[1] == pytest.approx(1.0)  # AP50
     assert len(evaluation.params.vidIds) == 1 and len(results) >= 2
     assert evaluate(results[1:]).stats[8] < 1.0  # AR@10 drops without a track: the evaluator is really scoring
+
+
+def test_holdout_without_the_train_split_is_a_warning(tmp_path):
+    raw = api.sample("ovis", tmp_path / "raw", options={"frames": 2}, jobs=1)
+    from segprep.datasets.ovis import OVIS
+
+    plan = OVIS().plan(raw, tmp_path / "data/ovis", {"splits": "valid", "holdout": "0.5"})
+    assert plan.warnings == ["--holdout: the train split is not prepared, so no holdout split is written"]

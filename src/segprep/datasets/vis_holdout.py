@@ -69,6 +69,13 @@ def tasks(options: dict[str, Any], version: str, source: Source, official_rel: s
     return [Task("annotations/holdout", write_holdout, (source,), outputs(version), params, "holdout split")]
 
 
+def unused(options: dict[str, Any], planned: list[Task]) -> list[str]:
+    """A warning when --holdout was given but the train split is not prepared (so no split is made)."""
+    if str(options.get("holdout") or "").strip() and not any(t.action is write_holdout for t in planned):
+        return ["--holdout: the train split is not prepared, so no holdout split is written"]
+    return []
+
+
 # ---------------------------------------------------------------------- the task (in a worker)
 
 

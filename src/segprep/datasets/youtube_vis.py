@@ -567,6 +567,7 @@ class YouTubeVIS(Recipe):
                 tasks += _frame_tasks(split, videos, stores, all_frames)
         finally:
             reader.close()
+        warnings += vis_holdout.unused(options, tasks)
         if not tasks:
             raise MissingInput(f"{raw}: nothing to prepare ({'; '.join(warnings)}). Expected:\n{self.download_help()}")
         return Plan(tasks, self.salt(options), found.notes, finalize=_print_stats, warnings=warnings)

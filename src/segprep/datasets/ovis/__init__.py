@@ -103,6 +103,7 @@ class OVIS(Recipe):
                     tasks += vis_holdout.tasks(options, VERSION, source, "annotations/annotations_train.json")
         finally:
             reader.close()
+        warnings += vis_holdout.unused(options, tasks)
         if not tasks:
             raise MissingInput(f"{raw}: nothing to prepare ({'; '.join(warnings)}). Expected:\n{self.download_help()}")
         return Plan(tasks, self.salt(options), found.notes, finalize=_print_stats, warnings=warnings)
