@@ -160,6 +160,27 @@ def test_tube_link_style_reader_selects_all_25_classes_by_name(prepared):
     assert labels == {1, 25}
 
 
+def test_train_cocovid_round_trips_to_the_official_tracks(prepared):
+    """Tracks rebuilt from CocoVID (instance_id, frame_id) equal the official ones minus occlusion/height/width."""
+    root = prepared / "ovis/annotations"
+    official, cocovid = load(root / "annotations_train.json"), load(root / "youtube_vis_ovis_train.json")
+    lengths = {v["id"]: len(v["file_names"]) for v in official["videos"]}
+    frame_of = {image["id"]: image["frame_id"] for image in cocovid["images"]}
+    rebuilt = {}
+    for ann in cocovid["annotations"]:
+        track = rebuilt.setdefault(ann["instance_id"], {
+            "video_id": ann["video_id"], "category_id": ann["category_id"], "iscrowd": ann["iscrowd"],
+            "segmentations": [None] * lengths[ann["video_id"]], "bboxes": [None] * lengths[ann["video_id"]],
+            "areas": [None] * lengths[ann["video_id"]]})
+        frame = frame_of[ann["image_id"]]
+        track["segmentations"][frame], track["bboxes"][frame], track["areas"][frame] = \
+            ann["segmentation"], ann["bbox"], ann["area"]
+    key = lambda t: json.dumps(t, sort_keys=True)  # noqa: E731
+    expected = [{k: t[k] for k in ("video_id", "category_id", "iscrowd", "segmentations", "bboxes", "areas")}
+                for t in official["annotations"]]
+    assert sorted(map(key, rebuilt.values())) == sorted(map(key, expected))
+
+
 def test_dvis_style_reader_reads_the_official_names(prepared):
     """DVIS/MinVIS register datasets/ovis/{split} with annotations/annotations_{split}.json and delete a null."""
     root = prepared / "ovis"
