@@ -34,6 +34,7 @@ def prepare(
     quiet: bool = False,
     options: dict[str, Any] | None = None,
     scheduler: str | None = None,
+    verbose: bool = False,
 ) -> RunSummary:
     """Builds ``data/<FOLDER>`` from the raw download in ``raw``; see ``RunSummary.ok``.
 
@@ -49,7 +50,7 @@ def prepare(
     progress = Progress(quiet)
     progress.say(f"{name}: looking for the download in {raw} ...")
     plan = recipe.plan(raw, out_root, options)
-    run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler)
+    run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler, verbose)
     return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
 
 

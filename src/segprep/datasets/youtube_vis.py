@@ -35,7 +35,7 @@ from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.archives import Archive, Member, find_archive, list_members
 from segprep.io.images import jpeg_info
-from segprep.io.jsonscan import JsonScanner, Raw, decode_shallow
+from segprep.io.jsonscan import JsonScanner, Raw, decode_shallow, read_through
 from segprep.io.sources import FileSource, MemberSource, Source, SourceReader, walk_dirs
 
 SPLITS = ("train", "valid", "test")
@@ -355,14 +355,22 @@ def convert(fileobj, name: str, year: str, split: str) -> tuple[Iterator[bytes],
     return cocovid_chunks(scanner, official, with_annotations), stats
 
 
-def format_stats(year: str, stats: dict) -> str:
-    """mmtracking's printout, with every category counted by its id (zero when absent)."""
+def format_stats(year: str, stats: dict, verbose: bool = False) -> str:
+    """The split's counts and a compact table of the classes that have objects; ``verbose``: mmtracking's
+    own printout, a line per category counted by its id (zero when absent)."""
     lines = [f"-----YouTube VIS {year} {stats['split']}------", f"{stats['videos']} videos", f"{stats['images']} images"]
     if stats["annotations"]:
         lines += [f"{stats['objects']} objects", f"{stats['instances']} instances"]
     lines.append("-----------------------")
-    if stats["annotations"]:
+    if stats["annotations"] and verbose:
         lines += [f"Class {cid} {name} has {n} objects." for cid, name, n in stats["classes"]]
+    elif stats["annotations"]:
+        present = [(cid, name, n) for cid, name, n in stats["classes"] if n]
+        width = max((len(name) for _, name, _ in present), default=0)
+        lines += [f"  {cid:>3} {name:<{width}} {n:>8,} objects" for cid, name, n in present]
+        absent = len(stats["classes"]) - len(present)
+        if absent:
+            lines.append(f"  {absent} of {len(stats['classes'])} classes have no objects (--verbose lists every class)")
     lines += [f"note: {note}" for note in stats["notes"]]
     return "\n".join(lines)
 
@@ -749,7 +757,12 @@ def _frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_f
 
 
 def place_official(ctx: TaskContext, task: Task) -> None:
-    ctx.place(task.inputs[0], task.outputs[0])
+    """The official json, bytes unchanged, once it has been read through: a truncated or damaged
+    download is named and never placed (a loader would fail on it later, far from the cause)."""
+    source = task.inputs[0]
+    with ctx.open(source) as f:
+        read_through(f, source.describe())
+    ctx.place(source, task.outputs[0])
 
 
 def convert_json(ctx: TaskContext, task: Task) -> dict:
@@ -779,7 +792,7 @@ def report_missing(ctx: TaskContext, task: Task) -> None:
 def _print_stats(ctx: FinalizeContext) -> None:
     for task in ctx.tasks:
         if task.action is convert_json and ctx.extras.get(task.key):
-            ctx.say(format_stats(task.params["year"], ctx.extras[task.key]))
+            ctx.say(format_stats(task.params["year"], ctx.extras[task.key], ctx.verbose))
 
 
 # ---------------------------------------------------------------------- verification
