@@ -296,8 +296,11 @@ def test_a_truncated_json_fails_its_tasks_only_and_a_hostile_archive_is_refused(
     official = src / "annotations/annotations_train.json"
     official.write_bytes(official.read_bytes()[:-3000])  # the videos come first: the plan still reads them
     summary = api.prepare("ovis", src, tmp_path / "data", jobs=2, quiet=True)
-    assert [f.key for f in summary.failures] == ["annotations/youtube_vis_ovis_train.json"]
-    assert "not valid JSON at byte" in summary.failures[0].error
+    assert sorted(f.key for f in summary.failures) == ["annotations/annotations_train.json", "annotations/train.json",
+                                                       "annotations/youtube_vis_ovis_train.json"]
+    assert all("annotations_train.json" in f.error for f in summary.failures)  # named, never placed
+    assert not (tmp_path / "data/ovis/annotations/train.json").exists()
+    assert summary.written == len(expected_files()) - 3
     hostile = tmp_path / "hostile"
     hostile.mkdir()
     for name in ("annotations_train.json", "annotations_valid.json", "valid.zip"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 
 from segprep.engine.tasks import Task, TaskContext
-from segprep.io.jsonscan import JsonScanner
+from segprep.io.jsonscan import JsonScanner, read_through
 
 _NULL = b"null"
 
@@ -52,6 +52,7 @@ def write_renamed(ctx: TaskContext, task: Task) -> None:
     """``{split}.json``: the official file, without a top-level ``"annotations": null``."""
     source = task.inputs[0]
     data = ctx.read(source)  # valid/test only (train keeps its annotations): no masks, a few MB
+    read_through(io.BytesIO(data), source.describe())  # a truncated download is named, never written
     span = null_annotations_span(data, source.describe())
     if span is None:
         ctx.place(source, task.outputs[0])
