@@ -10,7 +10,11 @@ Output (``formats-ovis.md`` §1.6):
 - ``annotations/youtube_vis_ovis_{split}.json``: CocoVID by mmtracking's converter rules (the file
   Tube-Link's ``youtubevis2coco.py --version ovis`` writes; Tube-Link, OMG-Seg), from segprep's
   streaming YouTube-VIS converter;
-- with ``--holdout``: a local validation split of train (``vis_holdout.py``).
+- with ``--holdout``: a local validation split of train (``_shared/vis_holdout.py``).
+
+Built on ``datasets/youtube_vis/`` (the YouTube-VIS family's rooms, no RECIPE of their own, as
+``youtube_vis_2019/`` and ``youtube_vis_2021/`` are): its frame store, frame tasks, verify and report
+helpers, and the CocoVID converter of ``encodings/cocovid.py``.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from segprep.datasets import vis_holdout
+from segprep.datasets._shared import vis_holdout
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.ovis import sources, work
-from segprep.datasets.youtube_vis import _frame_tasks, _print_stats, convert_json, place_official, plan_videos
+from segprep.datasets._shared.actions import place_json
+from segprep.datasets.youtube_vis import _frame_tasks, _print_stats, plan_videos
+from segprep.datasets.youtube_vis.work import convert_json
 from segprep.engine.runner import Plan
 from segprep.engine.tasks import Task
 from segprep.errors import BadInput, MissingInput
@@ -138,9 +144,9 @@ def _json_tasks(split: str, source: Source) -> list[Task]:
     group = f"{split} annotations"
     official, renamed, converted = f"annotations/{sources.json_name(split)}", f"annotations/{split}.json", \
         cocovid_name(split)
-    rename = place_official if split == "train" else work.write_renamed
+    rename = place_json if split == "train" else work.write_renamed
     return [
-        Task(official, place_official, (source,), (official,), group=group),
+        Task(official, place_json, (source,), (official,), group=group),
         Task(renamed, rename, (source,), (renamed,), group=group),
         Task(converted, convert_json, (source,), (converted,), {"year": VERSION, "split": split}, group,
              size_hint=source.size),

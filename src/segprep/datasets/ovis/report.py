@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from segprep.datasets.youtube_vis import _RAW_SEGMENTATIONS, vis_report_section
+from segprep.datasets.youtube_vis.report import vis_report_section
+from segprep.encodings.cocovid import _RAW_SEGMENTATIONS
 from segprep.errors import SegprepError
 from segprep.io.jsonscan import JsonScanner
 from segprep.report.model import CountRow, ReportSection

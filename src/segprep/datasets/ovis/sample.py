@@ -28,7 +28,7 @@ from segprep.encodings import youtube_vis as vis
 from segprep.engine.parallel import imap_ordered
 from segprep.samples.archives import write_zip
 from segprep.samples.scenes import CAR, PERSON
-from segprep.samples.youtube_vis import render_objects
+from segprep.datasets.youtube_vis.sample import render_objects
 
 # split -> (frame size (width, height), scene seed) of each video
 VIDEOS = {

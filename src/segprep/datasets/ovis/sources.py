@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segprep.datasets.youtube_vis import FrameStore
+from segprep.datasets.youtube_vis.sources import FrameStore
 from segprep.errors import MissingInput
 from segprep.io.archives import Archive, find_archive, list_members
 from segprep.io.sources import FileSource, MemberSource, Source, walk_dirs

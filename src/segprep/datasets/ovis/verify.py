@@ -22,11 +22,11 @@ import os
 from pathlib import Path
 
 from segprep.checks.findings import Report
-from segprep.datasets import vis_holdout
+from segprep.datasets._shared import vis_holdout
 from segprep.datasets.ovis import PUBLISHED_VIDEOS, REQUIRED_SPLITS, SPLITS, VERSION, cocovid_name
 from segprep.datasets.ovis.sources import json_name
 from segprep.datasets.ovis.work import without_null_annotations
-from segprep.datasets.youtube_vis import _check_frame_files, _check_head, _read_head, verify_item
+from segprep.datasets.youtube_vis.verify import _check_frame_files, _check_head, _read_head, verify_item
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.errors import SegprepError

@@ -1,7 +1,7 @@
 """The per-item work of the OVIS recipe (run in workers).
 
 Frames and the official jsons are placed unchanged, and the CocoVID files come from segprep's
-streaming YouTube-VIS converter (``youtube_vis.convert_json``, version "ovis"), so only the
+streaming CocoVID converter (``youtube_vis/work.convert_json``, version "ovis"), so only the
 renamed ``{split}.json`` needs an action of its own: the official bytes, except that a top-level
 ``"annotations": null`` (OVIS's valid and test files) is cut out, because YTVOS-style readers
 test ``'annotations' in dataset`` and then iterate it (``TypeError: 'NoneType' object is not
