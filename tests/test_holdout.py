@@ -132,8 +132,27 @@ def test_verify_catches_halves_that_do_not_partition_train(prepared, tmp_path):
     (copy / annotations.parent.name / "annotations/valid_sub_videos.txt").write_text("12345\n")
     report = api.verify(name, copy, jobs=1, quiet=True)
     messages = [f.message for f in report.findings if f.check == "holdout"]
-    assert any("do not partition" in m for m in messages) and any("differ from" in m for m in messages)
+    assert any("do not partition" in m for m in messages) and any("differs from the train_sub" in m for m in messages)
     assert any(f.path.endswith("valid_sub_videos.txt") for f in report.findings)
+
+
+@pytest.mark.parametrize("target", ["valid_sub.json", "cocovid"])
+def test_verify_catches_a_wrong_number_deep_in_a_holdout_file(prepared, tmp_path, target):
+    name, _, data, annotations, version, _ = prepared
+    copy = tmp_path / "data"
+    shutil.copytree(data / annotations.parent.name, copy / annotations.parent.name)
+    rel = "valid_sub.json" if target == "valid_sub.json" else f"youtube_vis_{version}_valid_sub.json"
+    path = copy / annotations.parent.name / "annotations" / rel
+    document = json.loads(path.read_bytes())
+    if target == "valid_sub.json":
+        track = document["annotations"][-1]
+        frame = max(i for i, a in enumerate(track["areas"]) if a is not None)
+        track["areas"][frame] += 1
+    else:
+        document["annotations"][-1]["area"] += 1
+    path.write_text(json.dumps(document))
+    report = api.verify(name, copy, jobs=1, quiet=True)
+    assert [(f.check, f.path.split("/")[-1]) for f in report.findings if f.check == "holdout"] == [("holdout", rel)]
 
 
 def test_a_bad_amount_is_refused_before_anything_is_written(tmp_path):

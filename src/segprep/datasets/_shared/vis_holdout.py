@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from segprep.checks.findings import Report
+from segprep.checks.rules import same_as_chunks
 from segprep.datasets.base import Option
 from segprep.encodings import holdout
 from segprep.engine.tasks import Task, TaskContext
@@ -79,50 +81,75 @@ def unused(options: dict[str, Any], planned: list[Task]) -> list[str]:
 # ---------------------------------------------------------------------- the task (in a worker)
 
 
+@dataclass
+class _Split:
+    """The official train json read once (members, track spans) and the split computed from it."""
+
+    scanner: JsonScanner
+    members: list[tuple[str, Any]]
+    spans: list[tuple[int, int, Any]]
+    videos: list[dict]
+    held: set
+    unbalanced: list[int]
+
+    def info(self, params: dict, part: str) -> dict:
+        return holdout.info_record(params["holdout"], params["seed"], part, len(self.held), len(self.videos),
+                                   self.unbalanced, Path(params["official"]).name)
+
+    def part_chunks(self, part: str, info: dict) -> Iterator[bytes]:
+        held = self.held
+        keep = (lambda vid: vid in held) if part == "valid_sub" else (lambda vid: vid not in held)
+        return _subset_chunks(self.scanner, self.members, self.spans, keep, info)
+
+    def listing(self) -> bytes:
+        return "".join(f"{v['id']}\n" for v in self.videos if v["id"] in self.held).encode()
+
+
+def _read_split(fileobj, name: str, params: dict) -> _Split:
+    from segprep.encodings.cocovid import _RAW_SEGMENTATIONS, _check_videos
+
+    scanner = JsonScanner(fileobj, name)
+    members: list[tuple[str, Any]] = []
+    spans: list[tuple[int, int, Any]] = []
+    classes: dict[Any, set] = defaultdict(set)
+    for member in scanner.members():
+        if member.key == "annotations" and member.is_array():
+            for start, end, ann in member.elements(raw=_RAW_SEGMENTATIONS):
+                if not isinstance(ann, dict):
+                    raise BadInput(f"{name}: an annotation at byte {start:,} is not an object")
+                spans.append((start, end, ann.get("video_id")))
+                if isinstance(ann.get("category_id"), int) and any(b is not None for b in ann.get("bboxes") or ()):
+                    classes[ann.get("video_id")].add(ann["category_id"])
+            members.append(("annotations", None))
+        else:
+            members.append((member.key, member.value()))
+    videos = _check_videos(name, dict(members).get("videos"))
+    names = [v["file_names"][0].split("/")[0] for v in videos]
+    try:
+        held_names, unbalanced = holdout.split([(n, classes.get(v["id"], ())) for n, v in zip(names, videos)],
+                                               params["holdout"], params["seed"])
+    except ValueError as exc:
+        raise BadInput(f"{name}: {exc}") from None
+    held = {v["id"] for n, v in zip(names, videos) if n in set(held_names)}
+    return _Split(scanner, members, spans, videos, held, unbalanced)
+
+
 def write_holdout(ctx: TaskContext, task: Task) -> dict:
-    from segprep.encodings.cocovid import _RAW_SEGMENTATIONS, _check_videos, convert
+    from segprep.encodings.cocovid import convert
 
     source, p = task.inputs[0], task.params
-    name = source.describe()
     with ctx.open(source) as f:
-        scanner = JsonScanner(f, name)
-        members: list[tuple[str, Any]] = []
-        spans: list[tuple[int, int, Any]] = []
-        classes: dict[Any, set] = defaultdict(set)
-        for member in scanner.members():
-            if member.key == "annotations" and member.is_array():
-                for start, end, ann in member.elements(raw=_RAW_SEGMENTATIONS):
-                    if not isinstance(ann, dict):
-                        raise BadInput(f"{name}: an annotation at byte {start:,} is not an object")
-                    spans.append((start, end, ann.get("video_id")))
-                    if isinstance(ann.get("category_id"), int) and any(b is not None for b in ann.get("bboxes") or ()):
-                        classes[ann.get("video_id")].add(ann["category_id"])
-                members.append(("annotations", None))
-            else:
-                members.append((member.key, member.value()))
-        videos = dict(members).get("videos")
-        checked = _check_videos(name, videos)
-        names = [v["file_names"][0].split("/")[0] for v in checked]
-        try:
-            held_names, unbalanced = holdout.split([(n, classes.get(v["id"], ())) for n, v in zip(names, checked)],
-                                                   p["holdout"], p["seed"])
-        except ValueError as exc:
-            raise BadInput(f"{name}: {exc}") from None
-        held = {v["id"] for n, v in zip(names, checked) if n in set(held_names)}
-        stats = {}
+        split = _read_split(f, source.describe(), p)
         for part in PARTS:
-            keep = (lambda vid: vid in held) if part == "valid_sub" else (lambda vid: vid not in held)
-            count = sum(1 for v in checked if keep(v["id"]))
-            info = holdout.info_record(p["holdout"], p["seed"], part, len(held), len(checked), unbalanced,
-                                       Path(p["official"]).name)
+            info = split.info(p, part)
             rel = official_name(part)
-            ctx.write_chunks(rel, _subset_chunks(scanner, members, spans, keep, info))
+            ctx.write_chunks(rel, split.part_chunks(part, info))
             with open(ctx.out_root / rel, "rb") as sub:
                 chunks, _ = convert(sub, rel, p["version"], "train")
                 ctx.write_chunks(cocovid_name(p["version"], part), _with_info(chunks, info))
-            stats[part] = count
-    ctx.write_bytes(LIST_NAME, "".join(f"{v['id']}\n" for v in checked if v["id"] in held).encode())
-    return stats | {"classes_not_on_both_sides": unbalanced}
+    ctx.write_bytes(LIST_NAME, split.listing())
+    return {"train_sub": len(split.videos) - len(split.held), "valid_sub": len(split.held),
+            "classes_not_on_both_sides": split.unbalanced}
 
 
 def _subset_chunks(scanner: JsonScanner, members: list, spans: list, keep, info: dict) -> Iterator[bytes]:
@@ -181,7 +208,8 @@ def _info(path: Path) -> dict:
 
 
 def verify(out_root: Path, report: Report, version: str, official_rel: str) -> None:
-    """When a holdout split is present: its halves partition the official training videos exactly."""
+    """When a holdout split is present: its halves partition the official training videos exactly, and
+    every file is what the split recorded in its ``info`` (amount, seed) gives, byte for byte."""
     names = outputs(version)
     present = [rel for rel in names if (out_root / rel).is_file()]
     if not present:
@@ -195,7 +223,6 @@ def verify(out_root: Path, report: Report, version: str, official_rel: str) -> N
     try:
         everything = _video_ids(out_root / official_rel)
         parts = {part: _video_ids(out_root / official_name(part)) for part in PARTS}
-        cocovid = {part: _video_ids(out_root / cocovid_name(version, part)) for part in PARTS}
         infos = {part: _info(out_root / official_name(part)) for part in PARTS}
     except SegprepError as exc:
         report.fail("holdout", official_name("train_sub"), str(exc))
@@ -209,13 +236,42 @@ def verify(out_root: Path, report: Report, version: str, official_rel: str) -> N
         extra = sorted((set(train) | set(valid)) - set(everything), key=str)
         report.fail("holdout", official_name("train_sub"), f"the halves do not partition the {len(everything)} "
                     f"training videos of {official_rel}: missing {missing[:5]}, not in train {extra[:5]}")
-    for part in PARTS:
-        if cocovid[part] != parts[part]:
-            report.fail("holdout", cocovid_name(version, part), f"its videos differ from {official_name(part)}")
-        info = infos[part]
-        if info.get("algorithm") != holdout.ALGORITHM or "seed" not in info or info.get("part") != part:
-            report.fail("holdout", official_name(part), "info.segprep_holdout lacks the algorithm, seed or part")
-    listed = (out_root / LIST_NAME).read_text().split()
-    if listed != [str(v) for v in valid]:
-        report.fail("holdout", LIST_NAME, f"lists {len(listed)} videos, valid_sub.json holds {len(valid)} "
-                                          "(or in another order)")
+    recorded = infos["valid_sub"]
+    if recorded.get("algorithm") != holdout.ALGORITHM or "seed" not in recorded or "holdout" not in recorded:
+        report.fail("holdout", official_name("valid_sub"), "info.segprep_holdout lacks the algorithm, amount or seed")
+        return
+    _check_regenerated(out_root, report, version, official_rel, recorded)
+
+
+def _check_regenerated(out_root: Path, report: Report, version: str, official_rel: str, recorded: dict) -> None:
+    """Each file against what the recorded amount and seed give from the official train json."""
+    from segprep.encodings.cocovid import convert
+
+    params = {"holdout": recorded["holdout"], "seed": recorded["seed"], "official": official_rel}
+    with open(out_root / official_rel, "rb") as f:
+        try:
+            split = _read_split(f, official_rel, params)
+        except SegprepError as exc:
+            report.fail("holdout", official_rel, str(exc))
+            return
+        for part in PARTS:
+            info = split.info(params, part)
+            rel = official_name(part)
+            if not same_as_chunks(out_root / rel, split.part_chunks(part, info)):
+                report.fail("holdout", rel, f"differs from the {part} of {official_rel} that --holdout "
+                                            f"{recorded['holdout']} --holdout-seed {recorded['seed']} gives "
+                                            "(edited, or from another train json)")
+                continue
+            cocovid = cocovid_name(version, part)
+            with open(out_root / rel, "rb") as sub:
+                try:
+                    chunks, _ = convert(sub, rel, version, "train")
+                    same = same_as_chunks(out_root / cocovid, _with_info(chunks, info))
+                except SegprepError as exc:
+                    report.fail("holdout", rel, str(exc))
+                    continue
+            if not same:
+                report.fail("holdout", cocovid, f"differs from the conversion of {rel} (edited?)")
+    if (out_root / LIST_NAME).read_bytes() != split.listing():
+        report.fail("holdout", LIST_NAME, "is not the list of the held-out videos of valid_sub.json")
+

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from segprep.checks.findings import Report
+from segprep.checks.rules import same_as_chunks
 from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput
 from segprep.io.jsonscan import JsonScanner
@@ -122,16 +123,8 @@ def verify(out_root: Path, report: Report) -> None:
                 rel = file_name(target, split)
                 if rel not in present:
                     continue
-                if not _equals(out_root / rel, chunks_for(scanner, members, spans, set(mapping))):
+                if not same_as_chunks(out_root / rel, chunks_for(scanner, members, spans, set(mapping))):
                     report.fail("coco2vis", rel, f"is not instances_{split}2017.json with the annotations of "
                                                  f"the {len(mapping)} COCO classes {target} maps (edited, or stale)")
 
 
-
-def _equals(path: Path, chunks: Iterator[bytes]) -> bool:
-    """Whether the file holds exactly the concatenated chunks (read alongside, never held whole)."""
-    with open(path, "rb") as f:
-        for chunk in chunks:
-            if f.read(len(chunk)) != chunk:
-                return False
-        return f.read(1) == b""
