@@ -33,23 +33,37 @@ def prepare(
     quiet: bool = False,
     options: dict[str, Any] | None = None,
     scheduler: str | None = None,
+    remote: tuple[str, ...] | list[str] = (),
 ) -> RunSummary:
     """Builds ``data/<FOLDER>`` from the raw download in ``raw``; see ``RunSummary.ok``.
 
+    ``raw``: a folder, or a URL (``s3://``, ``gs://``, ``https://``, ``file://``...) whose archives are read
+    by byte ranges and whose files are read directly. ``remote``: homes (``cityscapes``, ``kitti``,
+    ``coco``) where downloads missing from ``raw`` are read in place (see ``segprep.io.homes``).
     ``scheduler``: the address of a Dask scheduler to run the tasks on (shared storage needed).
     """
+    from segprep.io import homes, remote as remote_io
+
     if placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}")
     recipe = datasets.get(name)
     options = {o.dest: o.default for o in recipe.OPTIONS} | dict(options or {})
     # Absolute paths: workers (other processes, other machines) may not share our working folder.
-    raw, data = Path(raw).absolute(), Path(data).absolute()
+    data = Path(data).absolute()
     out_root = data / recipe.FOLDER
     progress = Progress(quiet)
-    progress.say(f"{name}: looking for the download in {raw} ...")
-    plan = recipe.plan(raw, out_root, options)
-    run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler)
-    return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
+    remote_io.forget_all()
+    try:
+        if homes.is_url(raw):
+            progress.say(f"{name}: listing {raw} ...")
+        raw = homes.open_raw(str(raw), data / STATE_FOLDER, [d.filename for d in recipe.DOWNLOADS])
+        progress.say(f"{name}: looking for the download in {raw} ...")
+        with homes.activate(raw, list(remote), data / STATE_FOLDER):
+            plan = recipe.plan(raw, out_root, options)
+            run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler)
+            return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
+    finally:
+        remote_io.forget_all()
 
 
 @dataclass
