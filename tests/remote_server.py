@@ -9,6 +9,7 @@ import secrets
 import socket
 import threading
 import urllib.parse
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -40,6 +41,7 @@ class RangeServer:
         self.faults = Faults()
         self.sessions: set[str] = set()
         self.bytes_served = 0
+        self.served: Counter[str] = Counter()  # body bytes sent per file (URL path of the file)
         self.requests = 0
         self.file_requests = 0
         self.logins = 0
@@ -81,6 +83,7 @@ class RangeServer:
     def reset_counts(self) -> None:
         with self.lock:
             self.bytes_served = self.requests = self.file_requests = 0
+            self.served.clear()
 
     # ------------------------------------------------------------------ handlers
 
@@ -209,6 +212,7 @@ class RangeServer:
                 sent += n
                 with self.lock:
                     self.bytes_served += n
+                    self.served[path] += n
         except (BrokenPipeError, ConnectionResetError):
             h.close_connection = True
         finally:

@@ -163,6 +163,7 @@ class HttpRanges(RangeReader):
         self.timeout = timeout
         self._login = login
         self._login_lock = threading.Lock()
+        self._generation = 0
         self._what_to_do = what_to_do
         if session is None:
             session = login() if login is not None else requests.Session()
@@ -224,6 +225,7 @@ class HttpRanges(RangeReader):
 
         relogged = False
         while True:
+            generation = self._generation
             self.stats.add(requests=1)
             try:
                 response = self.session.get(self.url, headers={"Range": range_header}, stream=True,
@@ -258,7 +260,7 @@ class HttpRanges(RangeReader):
             if status in (301, 302, 303, 307, 308, 401, 403):
                 where = response.headers.get("Location", "")
                 if self._login is not None and not relogged:
-                    self._relogin()
+                    self._relogin(generation)
                     relogged = True
                     continue
                 what = f"HTTP {status}" + (f" (a redirect to {where})" if where else "")
@@ -272,11 +274,15 @@ class HttpRanges(RangeReader):
                                   "the server is not the one listed; rerun the same command")
             raise RemoteError(f"{self.url}: the server answered HTTP {status} to a range request")
 
-    def _relogin(self) -> None:
+    def _relogin(self, generation: int) -> None:
+        """A new login, unless another thread already renewed the session this request was sent with."""
         with self._login_lock:
+            if self._generation != generation:
+                return
             fresh = self._login()
             self.session.cookies.update(fresh.cookies)
             self.stats.relogins += 1
+            self._generation += 1
 
     def _login_message(self, what: str, after_relogin: bool = False) -> str:
         if self._login is not None:
