@@ -161,12 +161,14 @@ def test_rerun_skips_finished_tasks_and_redoes_changed_or_damaged_ones(tmp_path)
     assert (tmp_path / "out_root/out/004.txt").read_bytes() == b"CHANGED"
 
 
-def test_finalize_sees_every_value_also_from_the_journal_and_runs_only_without_failures(tmp_path):
+def test_finalize_sees_every_value_also_from_the_journal_and_withholds_what_needs_a_failed_task(tmp_path):
     seen = {}
 
     def finalize(ctx: FinalizeContext):
         seen.update(ctx.extras)
-        ctx.write_bytes("total.txt", str(sum(v["n"] for v in ctx.extras.values())).encode())
+        ctx.write_bytes("independent.txt", b"needs no task")
+        if ctx.complete(["total.txt"], [t.key for t in ctx.tasks]):
+            ctx.write_bytes("total.txt", str(sum(v["n"] for v in ctx.extras.values())).encode())
 
     tasks = text_tasks(4)
     go(tmp_path, tasks, finalize=finalize)
@@ -176,8 +178,10 @@ def test_finalize_sees_every_value_also_from_the_journal_and_runs_only_without_f
     assert (tmp_path / "out_root/total.txt").read_text() == str(4 * len("item 0"))
     failing = text_tasks(4, actions.fail_on_bad, **{"1": {"bad": True}})
     (tmp_path / "out_root/total.txt").unlink()
-    go(tmp_path / "other", failing, finalize=finalize)
+    summary = go(tmp_path / "other", failing, finalize=finalize)
     assert not (tmp_path / "other/out_root/total.txt").exists()
+    assert (tmp_path / "other/out_root/independent.txt").read_bytes() == b"needs no task"
+    assert any("total.txt not written" in note and "1 failed task" in note for note in summary.notes), summary.notes
 
 
 def test_fail_fast_stops_feeding_work(tmp_path):

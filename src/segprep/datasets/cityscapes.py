@@ -387,6 +387,11 @@ def write_jsons(ctx: FinalizeContext, frames: list[tuple[str, str, str, str]], t
             by_split[split].append((city, stem, key))
     for split, items in sorted(by_split.items()):
         items.sort(key=lambda item: f"{item[0]}/{item[1]}")  # the order of the official tools' sorted glob
+        rels = [f"annotations/cityscapes_panoptic_{split}.json", detectron2_json(split),
+                f"annotations/instancesonly_filtered_gtFine_{split}.json"]
+        rels += [f"gtFine/cityscapes_panoptic_{split}_trainId.json"] if train_id else []
+        if not ctx.complete(rels, [key for _, _, key in items]):
+            continue
         extras = [(city, stem, ctx.extras[key]) for city, stem, key in items]
         panoptic = panoptic_json(extras, False)
         ctx.write_bytes(f"annotations/cityscapes_panoptic_{split}.json", panoptic)

@@ -550,7 +550,8 @@ def convert_frame(ctx: TaskContext, task: Task) -> dict | None:
 
 def write_video_json(ctx: FinalizeContext, frames: list[tuple[str, str]], categories: list) -> None:
     """panoptic_gt_val_city_vps.json in create_panoptic_video_labels.py's schema (json.dump, key order)."""
-    ctx.write_bytes(VIDEO_JSON, video_json([(name, ctx.extras[key]) for name, key in frames], categories))
+    if ctx.complete([VIDEO_JSON], [key for _, key in frames]):
+        ctx.write_bytes(VIDEO_JSON, video_json([(name, ctx.extras[key]) for name, key in frames], categories))
 
 
 def video_json(frames: list[tuple[str, dict]], categories: list) -> bytes:

@@ -438,6 +438,8 @@ def thing_rles(ctx: TaskContext, task: Task) -> list[dict]:
 
 def write_thing_only_json(ctx: FinalizeContext, header: dict) -> None:
     """panopticapi's ``panoptic2detection_coco_format.py --things_only`` layout, ids from 1 (see README)."""
+    if not ctx.complete([THING_ONLY_JSON], [t.key for t in ctx.tasks if t.action is thing_rles]):
+        return
     by_image = {}
     for task in ctx.tasks:
         if task.action is thing_rles:

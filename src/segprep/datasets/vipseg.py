@@ -385,23 +385,36 @@ def make_frame(ctx: TaskContext, task: Task) -> dict:
 
 
 def write_jsons(order: dict[str, list[str]], ctx: FinalizeContext) -> None:
+    ctx.write_bytes(CATEGORIES_JSON, jsonio.dumps(enc.categories_json(), sort_keys=False))  # needs no frame
     frames: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    keys: dict[str, list[str]] = defaultdict(list)  # video -> its tasks' keys ("images/<video>/...")
     for task in ctx.tasks:
-        if task.action in (make_frame, make_test_frame):
-            video, file = task.outputs[0].split("/")[1:3]
+        if not task.key.startswith("images/"):
+            continue  # the split files
+        video = task.key.split("/")[1]
+        keys[video].append(task.key)
+        if task.action in (make_frame, make_test_frame) and task.key in ctx.extras:
+            file = task.outputs[0].split("/")[2]
             frames[video].append((file[: -len(".jpg")], ctx.extras[task.key]))
+
+    def complete(rels: list[str], splits: tuple[str, ...]) -> bool:
+        return ctx.complete(rels, [k for split in splits for v in order[split] for k in keys[v]])
+
     labelled = sorted(v for split in LABELLED_SPLITS for v in order[split] if v in frames)
     full = _panoptic_json(labelled, frames)
-    ctx.write_bytes(JSON_ALL, jsonio.dumps(full, sort_keys=False))
+    if complete([JSON_ALL], LABELLED_SPLITS):
+        ctx.write_bytes(JSON_ALL, jsonio.dumps(full, sort_keys=False))
     for split in LABELLED_SPLITS:  # as splitjson.py: the full json's videos (sorted) that the split lists
+        if not complete([f"panoptic_gt_VIPSeg_{split}.json"], (split,)):
+            continue
         listed = set(order[split])
         subset = {"videos": [v for v in full["videos"] if v["video_id"] in listed],
                   "annotations": [a for a in full["annotations"] if a["video_id"] in listed],
                   "categories": full["categories"]}
         ctx.write_bytes(f"panoptic_gt_VIPSeg_{split}.json", jsonio.dumps(subset, sort_keys=False))
-    test = _panoptic_json(sorted(v for v in order["test"] if v in frames), frames, labels=False)
-    ctx.write_bytes("panoptic_gt_VIPSeg_test.json", jsonio.dumps(test, sort_keys=False))
-    ctx.write_bytes(CATEGORIES_JSON, jsonio.dumps(enc.categories_json(), sort_keys=False))
+    if complete(["panoptic_gt_VIPSeg_test.json"], ("test",)):
+        test = _panoptic_json(sorted(v for v in order["test"] if v in frames), frames, labels=False)
+        ctx.write_bytes("panoptic_gt_VIPSeg_test.json", jsonio.dumps(test, sort_keys=False))
     bad = [(video, stem, extra["bad"]) for video in labelled for stem, extra in frames[video] if extra.get("bad")]
     if bad:
         pixels = sum(n for _, _, n in bad)

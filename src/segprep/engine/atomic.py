@@ -105,8 +105,23 @@ def _commit(tmp: Path, target: Path) -> tuple[int, int]:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+    # rename() of two hard links to one inode succeeds and does nothing (POSIX): when the target
+    # already was a link to the same source, the temporary is still there.
+    _unlink_quietly(tmp)
     st = os.stat(target)
     return st.st_mtime_ns, st.st_ino
+
+
+def same_bytes(target: Path, data: bytes) -> bool:
+    """True when ``target`` exists and holds exactly ``data`` (so rewriting it would change nothing
+    but its inode and mtime, which tools downstream read as a change)."""
+    try:
+        if os.path.getsize(target) != len(data):
+            return False
+        with open(target, "rb") as f:
+            return f.read() == data
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False
 
 
 # The journal's fingerprint of an output's bytes. It guards a resume against outputs changed or
@@ -128,18 +143,24 @@ def _crc_text(crc: int) -> str:
     return f"crc32:{crc:08x}"
 
 
-def remove_stale_temporaries(directories: set[Path]) -> int:
-    """Delete temporary files a killed run left in these directories; returns how many."""
+def is_temporary(name: str) -> bool:
+    return name.startswith(".") and TMP_MARK in name
+
+
+def remove_stale_temporaries(roots: Iterable[Path]) -> int:
+    """Delete the temporary files a killed run (or a killed worker) left anywhere under ``roots``;
+    returns how many. The whole tree is walked, not only the folders of the tasks still to do: a
+    worker killed while writing leaves its temporary beside an output whose task a later run may
+    have finished since."""
     removed = 0
-    for directory in directories:
-        try:
-            entries = list(os.scandir(directory))
-        except FileNotFoundError:
-            continue
-        for entry in entries:
-            if entry.name.startswith(".") and TMP_MARK in entry.name and entry.is_file(follow_symlinks=False):
-                _unlink_quietly(Path(entry.path))
-                removed += 1
+    for root in roots:
+        for directory, _, names in os.walk(root):
+            for name in names:
+                if is_temporary(name):
+                    path = Path(directory) / name
+                    if not path.is_dir():
+                        _unlink_quietly(path)
+                        removed += 1
     return removed
 
 

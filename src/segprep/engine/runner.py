@@ -9,12 +9,13 @@ consumes the sources only after everything is written.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from segprep.engine.executors import BrokenProcessPool, Executor, LostBatch, mak
 from segprep.engine.journal import Journal, JournalEntry, outputs_intact
 from segprep.engine.progress import Progress
 from segprep.engine.tasks import Placement, Task, TaskResult
-from segprep.engine.worker import WorkerConfig, run_batch
+from segprep.engine.worker import WorkerConfig, debug_delay, run_batch
 from segprep.errors import NotEnoughSpace, SegprepError
 from segprep.io import remote
 from segprep.io.archives import Archive, iter_members
@@ -49,14 +50,18 @@ class RunOptions:
 
 
 class FinalizeContext:
-    """What ``finalize`` gets: every task's returned value (new or from the journal) and atomic writes."""
+    """What ``finalize`` gets: every finished task's returned value (new or from the journal), the keys
+    of the tasks that failed, and atomic writes that leave an output with the same bytes untouched."""
 
     def __init__(self, out_root: Path, tasks: list[Task], extras: dict[str, Any],
-                 say: Callable[[str], None] | None = None):
+                 say: Callable[[str], None] | None = None, failed: set[str] | None = None):
         self.out_root = out_root
         self.tasks = tasks
         self.extras = extras
+        self.failed = failed or set()  # keys of tasks that failed or never ran: their extras are absent
         self.written: list[str] = []
+        self.unchanged: list[str] = []  # outputs that already held the bytes finalize made
+        self.withheld: list[str] = []  # aggregates not written because a task they need failed
         self._say = say
         self.notes: list[str] = []  # facts for the summary table (also with --quiet)
 
@@ -70,8 +75,30 @@ class FinalizeContext:
         self.notes.append(text)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
+        """Writes ``rel`` atomically, unless it already holds ``data``: a rerun that changes nothing
+        leaves every file as it was (bytes, inode and mtime), so make, rsync or a watching job see
+        no change."""
+        debug_delay("SEGPREP_FINALIZE_DELAY_MS")  # lets tests kill a run inside finalize
+        if atomic.same_bytes(self.out_root / rel, data):
+            self.unchanged.append(rel)
+            return
         atomic.write_bytes(self.out_root / rel, data)
         self.written.append(rel)
+
+    def complete(self, rels: Iterable[str], keys: Iterable[str]) -> bool:
+        """True when none of the tasks ``keys`` failed, so the aggregates ``rels`` built from them can be
+        written. Otherwise they are withheld, not written without the failed items (a json that lists
+        every frame of a split must not silently miss some): an older copy from a complete earlier run
+        is removed, and the summary says which task they wait for."""
+        failed = sorted(k for k in keys if k in self.failed)
+        if not failed:
+            return True
+        for rel in rels:
+            (self.out_root / rel).unlink(missing_ok=True)
+            self.withheld.append(rel)
+            self.note(f"{rel} not written: it needs {len(failed):,} failed task(s), e.g. {failed[0]}; "
+                      "fix the input and rerun")
+        return False
 
 
 @dataclass
@@ -95,6 +122,7 @@ class RunSummary:
     bytes_needed: int = 0
     seconds: float = 0.0
     finalized: list[str] = field(default_factory=list)
+    finalize_unchanged: int = 0  # aggregate files finalize found already up to date
     consumed: int = 0
     dry_run: bool = False
     plan_text: str = ""
@@ -115,6 +143,8 @@ class RunSummary:
             rows.append(("not run (--fail-fast)", f"{self.not_run:,}"))
         if self.finalized:
             rows.append(("finalized", ", ".join(self.finalized)))
+        if self.finalize_unchanged:
+            rows.append(("aggregates up to date", f"{self.finalize_unchanged:,}"))
         if self.consumed:
             rows.append(("sources consumed (--move)", f"{self.consumed:,}"))
         rows.append(("wall time", f"{self.seconds:.1f} s"))
@@ -149,7 +179,8 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
     for line in fetching:
         progress.say(f"{dataset}: {line}")
     _check_space(out_root, summary.bytes_needed)
-    atomic.remove_stale_temporaries({(out_root / rel).parent for task in todo for rel in task.outputs})
+    lock = _take_lock(state_dir, dataset)
+    atomic.remove_stale_temporaries([out_root, state_dir])
 
     def on_result(result: TaskResult, task: Task) -> None:
         if result.ok:
@@ -166,18 +197,22 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
         if todo:
             with progress.bar(len(todo), dataset) as bar:
                 summary.not_run = _Scheduler(executor, config, bar, on_result, options.fail_fast).run(todo)
-        if not summary.failures and not summary.not_run:
-            if plan.finalize is not None:
-                fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say)
-                plan.finalize(fctx)
-                summary.finalized = fctx.written
-                summary.notes = fctx.notes
-            if options.placement == "move":
-                summary.consumed = _consume_sources(plan.tasks, progress)
+        if plan.finalize is not None and not summary.not_run:
+            # Also after failures: what does not depend on a failed task is still written
+            # (the recipe withholds the aggregates that do, and says so).
+            failed = {r.key for r in summary.failures}
+            fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say, failed)
+            plan.finalize(fctx)
+            summary.finalized = fctx.written
+            summary.finalize_unchanged = len(fctx.unchanged)
+            summary.notes = fctx.notes
+        if options.placement == "move" and summary.ok:
+            summary.consumed = _consume_sources(plan.tasks, progress)
     finally:
         executor.shutdown(cancel=True)
         journal.compact()
         _write_failure_log(state_dir, summary.failures)
+        lock.close()
     summary.notes += remote_totals()
     summary.seconds = time.monotonic() - start
     return summary
@@ -223,6 +258,20 @@ def remote_totals() -> list[str]:
         rest = archives[12:]
         lines.append(f"remote: fetched {_human(sum(r[2].bytes for r in rest))} from {len(rest):,} more files")
     return lines
+
+
+def _take_lock(state_dir: Path, dataset: str):
+    """An exclusive lock on the dataset's state folder for the whole run: two prepares of one dataset
+    into one folder would sweep each other's temporaries and interleave their journals."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(state_dir / "lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise SegprepError(f"another `segprep prepare {dataset}` is writing to this folder ({state_dir} is locked); "
+                           "wait for it to finish, or give this one another --data") from None
+    return handle
 
 
 def _check_plan(plan: Plan) -> None:

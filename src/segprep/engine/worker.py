@@ -33,7 +33,7 @@ def run_batch(config: WorkerConfig, batch: list[tuple[Task, dict[str, bytes] | N
 
 def run_task(config: WorkerConfig, reader: SourceReader, task: Task, preloaded: dict[str, bytes] | None) -> TaskResult:
     ctx = TaskContext(config.out_root, config.placement, reader, preloaded)
-    _debug_delay()
+    debug_delay("SEGPREP_TASK_DELAY_MS")
     try:
         extra = task.action(ctx, task)
     except SegprepError as exc:
@@ -49,8 +49,9 @@ def run_task(config: WorkerConfig, reader: SourceReader, task: Task, preloaded: 
     return TaskResult(task.key, True, ctx.outputs, extra=extra)
 
 
-def _debug_delay() -> None:
-    # SEGPREP_TASK_DELAY_MS slows every task down, so tests can kill a run reliably part-way.
-    delay = os.environ.get("SEGPREP_TASK_DELAY_MS")
+def debug_delay(variable: str) -> None:
+    # SEGPREP_TASK_DELAY_MS (every task) and SEGPREP_FINALIZE_DELAY_MS (every aggregate write) slow a run
+    # down, so tests can kill it reliably part-way.
+    delay = os.environ.get(variable)
     if delay:
         time.sleep(int(delay) / 1000)
