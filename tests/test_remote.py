@@ -387,3 +387,65 @@ def _human(n: float) -> str:
     from segprep.engine.runner import _human as h
 
     return h(n)
+
+
+# ---------------------------------------------------------------------- every recipe: --raw URL
+
+
+@pytest.mark.parametrize("name", sorted(datasets.registry()))
+def test_every_dataset_prepares_from_a_bucket_as_from_the_folder(name, tmp_path):
+    """Each recipe's sample download copied into an object store (archives read by ranges) gives the tree the
+    local folder gives; what is fetched is at most the download's size."""
+    raw = tmp_path / "raw"
+    api.sample(name, raw, jobs=1)
+    assert api.prepare(name, raw, tmp_path / "local", jobs=1, quiet=True).ok
+    fs = CountingMemoryFS()
+    total = 0
+    for path in sorted(p for p in raw.rglob("*") if p.is_file()):
+        fs.pipe_file(f"/bucket/{name}/{path.relative_to(raw).as_posix()}", path.read_bytes())
+        total += path.stat().st_size
+    try:
+        CountingMemoryFS.served = 0
+        summary = api.prepare(name, f"countmem://bucket/{name}", tmp_path / "data", jobs=1, quiet=True)
+        assert summary.ok, summary.failures
+        assert state_free(tree_bytes(tmp_path / "data")) == state_free(tree_bytes(tmp_path / "local"))
+        # a tar has no directory: listing one in place reads its headers through the file, then the members
+        tars = any(".tar" in p.name for p in raw.rglob("*"))
+        assert CountingMemoryFS.served <= total * (2.2 if tars else 1.05) + remote.TAIL
+    finally:
+        fs.rm(f"/bucket/{name}", recursive=True)
+
+
+# ---------------------------------------------------------------------- COCO: --remote coco; --raw https://
+
+
+def test_coco_reads_every_public_archive_in_place(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    api.sample("coco", raw, jobs=1)
+    assert api.prepare("coco", raw, tmp_path / "local", jobs=1, quiet=True).ok
+    files = {f"/zips/{n}": str(raw / n) for n in ("train2017.zip", "val2017.zip")}
+    files |= {f"/annotations/{n}": str(raw / n) for n in ("annotations_trainval2017.zip",
+                                                          "panoptic_annotations_trainval2017.zip")}
+    empty = tmp_path / "downloads"
+    empty.mkdir()
+    with RangeServer(files) as server:
+        monkeypatch.setenv(homes.HOST_ENV.format("COCO"), server.url)
+        summary = api.prepare("coco", empty, tmp_path / "data", jobs=1, quiet=True, remote=["coco"])
+        assert summary.ok, summary.failures
+        served = server.bytes_served
+    assert state_free(tree_bytes(tmp_path / "data")) == state_free(tree_bytes(tmp_path / "local"))
+    assert served <= sum(p.stat().st_size for p in raw.iterdir()) * 1.05 + 4 * remote.TAIL
+
+
+def test_raw_https_url_looks_up_the_download_names(tmp_path):
+    raw = tmp_path / "raw"
+    api.sample("vipseg", raw, jobs=1)
+    assert api.prepare("vipseg", raw, tmp_path / "local", jobs=1, quiet=True).ok
+    with RangeServer({"/raw/vipseg/VIPSeg.zip": str(raw / "VIPSeg.zip")}) as server:
+        summary = api.prepare("vipseg", server.url + "/raw/vipseg/", tmp_path / "data", jobs=1, quiet=True)
+        assert summary.ok, summary.failures
+        served = server.bytes_served
+    assert state_free(tree_bytes(tmp_path / "data")) == state_free(tree_bytes(tmp_path / "local"))
+    needed = needed_members("vipseg", raw, "VIPSeg.zip")
+    floor = floor_bytes(raw / "VIPSeg.zip", needed)
+    assert floor <= served <= floor * 1.03 + remote.TAIL
