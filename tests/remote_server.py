@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class RangeServer:
         self.packages = dict(packages or {})
         self.users = dict(users or {})
         self.faults = Faults()
+        self.rate: float | None = None  # bytes per second over all connections (a stand-in for a network link)
+        self._next_send = 0.0
         self.sessions: set[str] = set()
         self.bytes_served = 0
         self.served: Counter[str] = Counter()  # body bytes sent per file (URL path of the file)
@@ -158,6 +161,16 @@ class RangeServer:
         h.end_headers()
         h.wfile.write(body)
 
+    def _throttle(self, n: int) -> None:
+        if not self.rate:
+            return
+        now = time.monotonic()
+        with self.lock:
+            at = max(now, self._next_send)
+            self._next_send = at + n / self.rate
+        if at > now:
+            time.sleep(at - now)
+
     def _serve(self, h: BaseHTTPRequestHandler, path: str, head: bool) -> None:
         with self.lock:
             fail = self.faults.errors_5xx > 0
@@ -207,6 +220,7 @@ class RangeServer:
                         return
                     n = min(n, max(1, drop - sent))
                 block = f.read(n) if f is not None else content[pos:pos + n]
+                self._throttle(n)
                 h.wfile.write(block)
                 pos += n
                 sent += n

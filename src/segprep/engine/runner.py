@@ -514,15 +514,28 @@ def _feeds(todo: list[Task]) -> list[Iterator[Item | TaskResult]]:
 
 def _fetched(tasks: list[Task]) -> Iterator[Item | TaskResult]:
     """Tasks with remote inputs, with their bytes: fetched by ranges in bounded batches, the next batch
-    downloading while this one is handed to the workers (so at most two batches are held in memory)."""
+    downloading while this one is handed to the workers (so at most two batches are held in memory).
+
+    Tasks go in archive order (neighbouring members merge into one request) and tasks that share a
+    member stay in one batch, so no member is fetched twice."""
+    wants = {w.key: w for w in remote_wants([s for task in tasks for s in task.inputs if is_remote(s)])}
+
+    def position(task: Task):
+        return min((wants[s.describe()].parts, wants[s.describe()].start) for s in task.inputs if is_remote(s))
+
     batches: list[list[Task]] = [[]]
+    keys: set[str] = set()
     size = 0
-    for task in tasks:
-        if batches[-1] and (size >= REMOTE_BATCH_BYTES or len(batches[-1]) >= REMOTE_BATCH_TASKS):
+    for task in sorted(tasks, key=position):
+        mine = {s.describe() for s in task.inputs if is_remote(s)}
+        full = size >= REMOTE_BATCH_BYTES or len(batches[-1]) >= REMOTE_BATCH_TASKS
+        if batches[-1] and full and not (mine & keys) or size >= 2 * REMOTE_BATCH_BYTES:
             batches.append([])
+            keys = set()
             size = 0
         batches[-1].append(task)
-        size += sum(s.size for s in task.inputs if is_remote(s))
+        size += sum(wants[k].end - wants[k].start for k in mine - keys)
+        keys |= mine
 
     def fetch(batch: list[Task]) -> dict:
         return fetch_remote([s for task in batch for s in task.inputs])
