@@ -21,6 +21,7 @@ LAST_MODIFIED = "Tue, 01 Dec 2026 10:00:00 GMT"
 @dataclass
 class Faults:
     ranges: bool = True  # False: answer every request with the whole file (200), as a server without ranges
+    suffix_ranges: bool = True  # False: answer "bytes=-N" with the whole file, as some servers do
     drop_after: list[int] = field(default_factory=list)  # drop the next responses after this many body bytes
     errors_5xx: int = 0  # answer this many file requests with 503 first
     expire_sessions_after: int | None = None  # file requests after which every session cookie is forgotten
@@ -183,7 +184,8 @@ class RangeServer:
         start, end = 0, size  # [start, end)
         status = 200
         wanted = h.headers.get("Range")
-        if wanted and self.faults.ranges and wanted.startswith("bytes="):
+        suffix_ignored = not self.faults.suffix_ranges and (wanted or "").startswith("bytes=-")
+        if wanted and self.faults.ranges and wanted.startswith("bytes=") and not suffix_ignored:
             first, _, last = wanted[len("bytes="):].partition("-")
             if first == "":
                 start = max(0, size - int(last))

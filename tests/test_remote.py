@@ -172,6 +172,16 @@ def test_a_server_that_ignores_ranges_is_refused_with_the_reason(tmp_path):
             _open_http(server, tmp_path)
 
 
+def test_a_server_without_suffix_ranges_is_read_by_explicit_offsets(tmp_path):
+    data = synthetic_zip()
+    with RangeServer({"/a/x.zip": data}) as server:
+        server.faults.suffix_ranges = False
+        archive = _open_http(server, tmp_path)
+        members = list_members(archive)
+        got = fetch_remote([MemberSource(archive, members[5])])
+    assert list(got.values()) == [zipfile.ZipFile(io.BytesIO(data)).read(members[5].name)]
+
+
 def test_a_corrupted_member_is_named_and_the_others_are_delivered(tmp_path):
     data = bytearray(synthetic_zip())
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:

@@ -174,12 +174,22 @@ class HttpRanges(RangeReader):
         self._probe()
 
     def _probe(self) -> None:
-        """One request for the last TAIL bytes: gives the size, the date, and proves ranges work."""
+        """One request for the last TAIL bytes: gives the size, the date, and proves ranges work. A server that
+        ignores the suffix form (``bytes=-N``) is asked for its first byte (``bytes=0-0``), then for the tail by
+        explicit offsets; one that ignores that too is refused (RangesNotSupported)."""
+        try:
+            self._probe_with(f"bytes=-{TAIL}")
+        except RangesNotSupported:
+            self._probe_with("bytes=0-0")
+            self._tail, self._tail_start = b"", self.size
+            self.load_tail()
+
+    def _probe_with(self, range_header: str) -> None:
         buf = bytearray()
         attempt = 0
         while True:
             try:
-                response = self._get(f"bytes=-{TAIL}", None)
+                response = self._get(range_header, None)
                 with response:
                     total = _content_range_total(response.headers.get("Content-Range", ""))
                     if total is None:
