@@ -459,3 +459,10 @@ def test_raw_https_url_looks_up_the_download_names(tmp_path):
     needed = needed_members("vipseg", raw, "VIPSeg.zip")
     floor = floor_bytes(raw / "VIPSeg.zip", needed)
     assert floor <= served <= floor * 1.03 + remote.TAIL
+
+
+def test_the_index_of_a_remote_raw_is_refused_as_a_raw_folder(tmp_path):
+    with RangeServer({"/raw/x.zip": synthetic_zip(members=3)}) as server:
+        index = homes.open_raw(server.url + "/raw", tmp_path / "state", ["x.zip"])
+    with pytest.raises(Exception, match="index of a remote --raw.*pass that URL"):
+        api.prepare("vipseg", index, tmp_path / "data", quiet=True)

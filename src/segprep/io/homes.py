@@ -37,6 +37,7 @@ from segprep.io import remote
 from segprep.io.remote import FsspecRanges, HttpRanges, LoginRequired, RemoteError
 
 INDEX_FOLDER = "remote"  # under data/.segprep/
+MARKER = ".segprep-remote-index"  # in an index folder: the URL it mirrors
 CITYSCAPES_URL_ENV = "SEGPREP_CITYSCAPES_URL"  # the Cityscapes server (tests point it at a local one)
 CITYSCAPES_URL = "https://www.cityscapes-dataset.com"
 HOST_ENV = "SEGPREP_REMOTE_HOST_{}"  # e.g. SEGPREP_REMOTE_HOST_KITTI=http://127.0.0.1:8000 (tests, mirrors)
@@ -59,7 +60,13 @@ def open_raw(raw: str, state_root: Path, filenames: Sequence[str] = ()) -> Path:
     """The local folder to look for downloads in: ``raw`` itself, the path of a ``file://`` URL, or the index
     of the objects under any other URL (``filenames``: the names to look up on a web server)."""
     if not is_url(raw):
-        return Path(raw).absolute()
+        path = Path(raw).absolute()
+        for folder in (path, *path.parents):
+            if (folder / MARKER).is_file():  # its files are empty placeholders: reading them would give zeros
+                url = (folder / MARKER).read_text().strip()
+                raise SegprepError(f"--raw {raw} is segprep's index of a remote --raw ({url}), not a download: "
+                                   "pass that URL as --raw instead")
+        return path
     scheme = raw.split("://", 1)[0].lower()
     if scheme == "file":
         return Path(urllib.parse.unquote(urllib.parse.urlparse(raw).path)).absolute()
@@ -74,6 +81,7 @@ def open_raw(raw: str, state_root: Path, filenames: Sequence[str] = ()) -> Path:
             f" (looked for {', '.join(filenames)}; a web server cannot be listed, so only these names are tried)"
             if scheme in ("http", "https") else ""))
     _materialize(index, entries)
+    (index / MARKER).write_text(raw + "\n")
     return index
 
 
