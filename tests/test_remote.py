@@ -466,3 +466,48 @@ def test_the_index_of_a_remote_raw_is_refused_as_a_raw_folder(tmp_path):
         index = homes.open_raw(server.url + "/raw", tmp_path / "state", ["x.zip"])
     with pytest.raises(Exception, match="index of a remote --raw.*pass that URL"):
         api.prepare("vipseg", index, tmp_path / "data", quiet=True)
+
+
+class FlakyMemoryFS(CountingMemoryFS):
+    """Fails the first ``failures`` range reads with a connection error, as a flaky object store does."""
+
+    protocol = ("flakymem",)
+    failures = 0
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        if path.startswith("flakymem://"):
+            path = path[len("flakymem://"):]
+        return MemoryFileSystem._strip_protocol(path)
+
+    def cat_file(self, path, start=None, end=None, **kwargs):
+        if type(self).failures > 0:
+            type(self).failures -= 1
+            raise ConnectionResetError("connection reset by peer")
+        return super().cat_file(path, start=start, end=end, **kwargs)
+
+
+fsspec.register_implementation("flakymem", FlakyMemoryFS, clobber=True)
+
+
+def test_object_store_errors_are_retried(tmp_path, monkeypatch):
+    monkeypatch.setattr(remote.RangeReader, "backoff", 0.01)
+    data = synthetic_zip(members=10)
+    fs = FlakyMemoryFS()
+    fs.pipe_file("/flaky/raw/x.zip", data)
+    try:
+        index = homes.open_raw("flakymem://flaky/raw", tmp_path / "state")
+        archive = Archive((str(index / "x.zip"),), "zip")
+        members = list_members(archive)
+        FlakyMemoryFS.failures = 3
+        got = fetch_remote([MemberSource(archive, m) for m in members])
+        assert remote.reader(archive.parts[0]).stats.retries == 3
+        FlakyMemoryFS.failures = 100
+        failed = fetch_remote([MemberSource(archive, members[0])])
+    finally:
+        FlakyMemoryFS.failures = 0
+        fs.rm("/flaky", recursive=True)
+    reference = zipfile.ZipFile(io.BytesIO(data))
+    assert all(got[f"x.zip:{m.name}"] == reference.read(m.name) for m in members)
+    error = failed[f"x.zip:{members[0].name}"]
+    assert isinstance(error, remote.RemoteError) and "flakymem://" in str(error) and "rerun" in str(error)
