@@ -186,3 +186,23 @@ def test_use_tool_runs_the_official_downloader_for_login_files(tmp_path, monkeyp
     outcomes = download(recipe, raw, use_tool=True, quiet=True)
     assert {o.status for o in outcomes} == {"tool"}, [o.detail for o in outcomes]
     assert (raw / "gtFine_trainvaltest.zip").exists() and "--resume -d" in (raw / "args.txt").read_text()
+
+
+def test_a_mirror_replaces_the_public_servers_and_the_checksums_still_apply(server, tmp_path, monkeypatch, capsys):
+    from segprep.downloads import MIRROR_ENV, mirrored
+
+    assert mirrored("http://images.example.org/zips/a.zip", "https://m.lab/d/") == "https://m.lab/d/images.example.org/zips/a.zip"
+    assert mirrored("http://images.example.org/zips/a.zip", "https://m.lab/{filename}") == "https://m.lab/a.zip"
+    server.files["/public.invalid/zips/a.zip"] = PAYLOAD
+    server.files["/flat/a.zip"] = PAYLOAD[::-1]
+    TwoFiles.DOWNLOADS = (  # .invalid never resolves: only the mirror can serve these
+        Download("a.zip", "3 MB", "https://example.org", "a", url="http://public.invalid/zips/a.zip", md5=md5(PAYLOAD),
+                 bytes=len(PAYLOAD)),
+    )
+    outcomes = download(TwoFiles(), tmp_path / "opt", quiet=True, mirror=server.url)
+    assert [o.status for o in outcomes] == ["downloaded"] and f"from {server.url}/public.invalid/zips/a.zip" in outcomes[0].detail
+    assert (tmp_path / "opt/a.zip").read_bytes() == PAYLOAD
+    monkeypatch.setenv(MIRROR_ENV, f"{server.url}/flat/{{filename}}")  # another file there: refused by its md5
+    outcomes = download(TwoFiles(), tmp_path / "env", quiet=True, backoff=0)
+    assert [o.status for o in outcomes] == ["failed"] and "md5" in outcomes[0].detail
+    assert all(path.startswith(("/public.invalid/", "/flat/")) for path, _ in server.requests)

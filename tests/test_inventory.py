@@ -82,3 +82,23 @@ def test_prepare_all_goes_on_after_a_failure_and_skips_incomplete_downloads(kitt
     assert outcomes["broken-set"].status == "failed" and "on purpose" in outcomes["broken-set"].detail
     assert outcomes["kitti-step"].status == "prepared"
     assert (tmp_path / "data/kitti-step/video_sequence/train").is_dir()
+
+
+def test_a_youtube_vos_zip_given_to_youtube_vis_gets_one_row_and_one_verdict(tmp_path, capsys):
+    with zipfile.ZipFile(tmp_path / "train.zip", "w") as zf:
+        zf.writestr("train/meta.json", '{"videos": {"abc": {"objects": {}}}}')
+        zf.writestr("train/Annotations/abc/00000.png", b"")
+        zf.writestr("train/JPEGImages/abc/00000.jpg", b"")
+    assert main(["list", "--raw", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    section = text.split("youtube-vis-2021:")[1]
+    rows = [line for line in section.splitlines() if "train.zip" in line]
+    assert len(rows) == 1, rows
+    assert "[ wrong ]" in rows[0] and "YouTube-VOS" in rows[0]
+
+
+def test_prepare_all_with_nothing_complete_could_not_start(tmp_path, capsys):
+    (tmp_path / "raw").mkdir()
+    assert main(["prepare", "all", "--raw", str(tmp_path / "raw"), "--data", str(tmp_path / "data"), "--quiet"]) == 2
+    assert "nothing to prepare" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()

@@ -514,3 +514,22 @@ def test_quality_75_is_what_a_default_pillow_save_writes():
     image.save(explicit, format="JPEG", quality=recipe.DEFAULT_QUALITY)
     assert default.getvalue() == explicit.getvalue()
     assert encode_png  # Pillow's writer stays the one for sample inputs
+
+
+@pytest.mark.parametrize("name", ["panoptic_gt_VIPSeg_train.json", "panoptic_gt_VIPSeg_val.json", "panoptic_gt_VIPSeg.json"])
+def test_verify_checks_every_number_of_every_json_against_the_pngs_without_the_journal(prepared, tmp_path, name):
+    """Issue 15, defect 4: 17 added to one segment's area of the train json went unnoticed. The data is
+    copied without DATA/.segprep, so only the PNGs can tell (not the journal's record of the bytes)."""
+    data = tmp_path / "data"
+    shutil.copytree(prepared / "VIPSeg", data / "VIPSeg")
+    path = data / "VIPSeg" / name
+    doc = json.loads(path.read_bytes())
+    video = doc["annotations"][-1]
+    for key, change in (("area", 17), ("bbox", 1), ("category_id", 1), ("iscrowd", 1), ("id", 1)):
+        edited = json.loads(json.dumps(doc))
+        target = edited["annotations"][-1]["annotations"][-1]["segments_info"][-1]
+        target[key] = [target[key][0] + change, *target[key][1:]] if key == "bbox" else target[key] + change
+        path.write_text(json.dumps(edited))
+        report = api.verify("vipseg", data, jobs=2, quiet=True)
+        where = f"{name}: {video['video_id']}/{video['annotations'][-1]['image_id']}"
+        assert ("json segments", where) in {(f.check, f.path) for f in report.findings}, (key, report.table())

@@ -11,6 +11,7 @@ from segprep import datasets
 from segprep.checks.findings import Report
 from segprep.engine import atomic, runner
 from segprep.engine.executors import default_jobs
+from segprep.engine.journal import changed_outputs
 from segprep.engine.progress import Progress
 from segprep.engine.runner import RunOptions, RunSummary
 from segprep.engine.tasks import PLACEMENTS
@@ -33,6 +34,7 @@ def prepare(
     quiet: bool = False,
     options: dict[str, Any] | None = None,
     scheduler: str | None = None,
+    verbose: bool = False,
     remote: tuple[str, ...] | list[str] = (),
 ) -> RunSummary:
     """Builds ``data/<FOLDER>`` from the raw download in ``raw``; see ``RunSummary.ok``.
@@ -60,7 +62,7 @@ def prepare(
         progress.say(f"{name}: looking for the download in {raw} ...")
         with homes.activate(raw, list(remote), data / STATE_FOLDER):
             plan = recipe.plan(raw, out_root, options)
-            run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler)
+            run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler, verbose)
             return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
     finally:
         remote_io.forget_all()
@@ -118,7 +120,12 @@ def verify(name: str, data: str | Path = "data", *, official: bool = False, jobs
         report.fail("layout", str(out_root), f"not prepared yet: run `segprep prepare {name} --raw DIR --data {data}`")
         return report
     recipe.verify(out_root, report, official, jobs or default_jobs(), Progress(quiet))
-    saved = Path(data) / STATE_FOLDER / name / VERIFY_RESULT
+    state = Path(data) / STATE_FOLDER / name
+    # Whatever the recipe's own checks can see, an output edited after prepare wrote it is named.
+    report.checked("unchanged since prepare")
+    for rel, why in changed_outputs(state / "journal.jsonl", out_root):
+        report.fail("unchanged since prepare", rel, why)
+    saved = state / VERIFY_RESULT
     atomic.write_bytes(saved, jsonio.dumps(report.to_json() | {"official": official}))
     return report
 
@@ -159,10 +166,23 @@ def report_html(data: str | Path = "data", out: str | Path = "report", *, names:
         if not (data / recipe_class.FOLDER).is_dir():
             continue
         progress.say(f"report: {name}")
-        sections.append(recipe_class().report_section(data / recipe_class.FOLDER, jobs, progress))
+        sections.append(_report_section(recipe_class, data, jobs, progress))
         saved = None if reverify else last_verify(name, data)
         reports[name] = saved if saved is not None else verify(name, data, jobs=jobs, quiet=quiet)
     return write_report(sections, reports, out, data)
+
+
+def _report_section(recipe_class, data: Path, jobs: int, progress: Progress):
+    """The recipe's report view; when the data is too damaged to draw (a truncated map among the frames
+    shown), a section that says so: the page is still written, with verify's findings naming the files."""
+    from segprep.report.model import ReportSection
+
+    try:
+        return recipe_class().report_section(data / recipe_class.FOLDER, jobs, progress)
+    except Exception as exc:  # any damage at all: the report exists to show it, never to abort on it
+        return ReportSection(recipe_class.NAME, recipe_class.FOLDER, recipe_class.TITLE, [], notes=[
+            f"counts and pictures could not be drawn: {type(exc).__name__}: {exc}. "
+            "The findings of verify below name every damaged file; fix them (rerun prepare) and report again."])
 
 
 def download(name: str, raw: str | Path, *, use_tool: bool = False, quiet: bool = False, **kw) -> list:

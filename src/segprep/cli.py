@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--dry-run", action="store_true", help="print the plan and the disk space it needs; write nothing")
         p.add_argument("--fail-fast", action="store_true", help="stop at the first failed task")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--verbose", action="store_true", help="statistics in full (e.g. every class, also without objects)")
         p.add_argument("--executor", choices=("local", "dask"), default="local",
                        help="where tasks run: local processes (default) or a Dask cluster")
         p.add_argument("--scheduler", default=None,
@@ -113,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("--raw", required=True, type=Path, help="folder to download into")
     download.add_argument("--use-tool", action="store_true",
                           help="run the dataset's official downloader for files behind a login (e.g. csDownload)")
+    download.add_argument("--mirror", default=None,
+                          help="fetch the public files from a mirror or cache instead: a base URL holding them as "
+                               "MIRROR/<host>/<path> (as `wget --mirror` lays them out), or a template with {host}, "
+                               "{path}, {filename}; the published sizes and checksums are still checked "
+                               "(default: $SEGPREP_MIRROR)")
     download.add_argument("--quiet", action="store_true")
     download.set_defaults(func=_download)
 
@@ -165,7 +171,11 @@ def _prepare_all(args: argparse.Namespace) -> int:
     print("prepare all:")
     for o in outcomes:
         print(f"  {o.name:<{width}}  {o.status:<8}  {o.detail}")
-    return 0 if all(o.status != "failed" for o in outcomes) and any(o.status == "prepared" for o in outcomes) else 1
+    if not any(o.status in ("prepared", "failed") for o in outcomes):
+        print(f"nothing to prepare: no dataset has all its downloads in {args.raw} (see `segprep list --raw {args.raw}`)",
+              file=sys.stderr)
+        return 2  # could not start, as for a single dataset whose download is missing
+    return 0 if all(o.status != "failed" for o in outcomes) else 1
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -176,7 +186,8 @@ def _prepare(args: argparse.Namespace) -> int:
             raise SegprepError(f"--executor dask needs --scheduler tcp://HOST:PORT (or ${SCHEDULER_ENV})")
     summary = api.prepare(args.dataset, args.raw, args.data, jobs=args.jobs, placement=args.placement,
                           dry_run=args.dry_run, fail_fast=args.fail_fast, quiet=args.quiet,
-                          options=_recipe_options(args), scheduler=scheduler, remote=args.remote)
+                          options=_recipe_options(args), scheduler=scheduler, verbose=args.verbose,
+                          remote=args.remote)
     if summary.dry_run:
         print(summary.plan_text)
         return 0
@@ -212,7 +223,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    outcomes = api.download(args.dataset, args.raw, use_tool=args.use_tool, quiet=args.quiet)
+    outcomes = api.download(args.dataset, args.raw, use_tool=args.use_tool, quiet=args.quiet, mirror=args.mirror)
     width = max(len(o.filename) for o in outcomes)
     for o in outcomes:
         print(f"  {o.filename:<{width}}  {o.status:<13}  {o.detail}")

@@ -39,10 +39,24 @@ def dataset_raw(raw: Path, recipe: type[Recipe] | Recipe) -> Path:
 
 
 def inspect(recipe: Recipe, raw: Path) -> list[Found]:
+    """One row per download, one verdict each: a recipe's own finding about a file that was found
+    (a YouTube-VOS ``train.zip`` given to YouTube-VIS) turns that row to "wrong" instead of adding a
+    second, contradicting row."""
     out = [_inspect_one(download, raw_folders(raw, recipe)) for download in recipe.DOWNLOADS]
     for name, problem in recipe.inspect_raw(dataset_raw(raw, recipe)):
-        out.append(Found(Download(name, "", "", ""), "wrong", problem))
+        row = next((f for f in out if f.status != "missing" and _names(f, name)), None)
+        if row is None:
+            out.append(Found(Download(name, "", "", ""), "wrong", problem))
+        else:
+            row.status, row.detail = "wrong", f"{name}: {problem}"
     return out
+
+
+def _names(row: Found, path: str) -> bool:
+    """Whether the row found the file or folder ``path`` (or one inside it)."""
+    found_at = row.detail.split(",")[0].removeprefix("extracted: ")
+    return bool(found_at) and (path == found_at or path.startswith(found_at.rstrip("/") + "/")
+                               or found_at.startswith(path.rstrip("/") + "/"))
 
 
 def complete(found: list[Found]) -> bool:

@@ -53,6 +53,7 @@ class Option:
     type: Callable[[str], Any] | None = str
     flag: bool = False  # a switch without a value
     shapes_output: bool = True  # False for options that only select work (e.g. which splits)
+    example: Any = None  # another valid value of an output-shaping option (the contract tests change it and back)
 
     @property
     def dest(self) -> str:
@@ -78,6 +79,9 @@ class Recipe:
     DOWNLOADS: ClassVar[tuple[Download, ...]]
     OPTIONS: ClassVar[tuple[Option, ...]] = ()
     SAMPLE_OPTIONS: ClassVar[tuple[Option, ...]] = ()
+    # The label maps it writes, as patterns relative to its folder (fnmatch): verify must catch one
+    # wrong pixel in any of them (the contract tests plant one in each kind).
+    LABEL_OUTPUTS: ClassVar[tuple[str, ...]] = ()
 
     def plan(self, raw: Path, out_root: Path, options: dict[str, Any]) -> Plan:
         raise NotImplementedError

@@ -84,6 +84,9 @@ class Cityscapes(Recipe):
     FOLDER = "cityscapes"
     TITLE = "Cityscapes fine annotations (semantic, instance, panoptic)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("gtFine/*/*/*_gtFine_labelIds.png", "gtFine/*/*/*_gtFine_labelTrainIds.png", "gtFine/*/*/*_gtFine_instanceIds.png",
+                     "gtFine/*/*/*_gtFine_instanceTrainIds.png", "gtFine/*/*/*_gtFine_color.png",
+                     "gtFine/cityscapes_panoptic_*/*_gtFine_panoptic.png")
     DOWNLOADS = (GT, IMAGES)
     # None of these change a task's bytes without changing its outputs (which are in its fingerprint),
     # and finalize rewrites the jsons on every run, so no option forces other tasks to be redone.

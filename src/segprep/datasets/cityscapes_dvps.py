@@ -57,6 +57,7 @@ class CityscapesDVPS(Recipe):
     FOLDER = "cityscapes-dvps"
     TITLE = "Cityscapes-DVPS (depth-aware video panoptic segmentation)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("video_sequence/*/*_gtFine_instanceTrainIds.png", "video_sequence/*/*_depth.png")
     DOWNLOADS = (DEPTH, cvps.VPS, cvps.SEQUENCE, GT)
     OPTIONS = (
         Option("splits", "comma-separated splits to prepare", "train,val", shapes_output=False),

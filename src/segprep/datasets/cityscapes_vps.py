@@ -101,6 +101,7 @@ class CityscapesVPS(Recipe):
     FOLDER = "cityscapes_vps"
     TITLE = "Cityscapes-VPS (video panoptic segmentation)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("*/panoptic_inst/*.png", "val/panoptic_video/*.png", "*/labelmap/*.png")
     DOWNLOADS = (VPS, SEQUENCE, GT)
     OPTIONS = (
         Option("splits", "comma-separated splits to prepare (test: img/ and img_all/ only, it has no labels)",

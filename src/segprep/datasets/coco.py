@@ -82,6 +82,7 @@ class Coco(Recipe):
     FOLDER = "coco"
     TITLE = "COCO 2017 (instances + panoptic, with detectron2's panoptic_stuff maps)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("panoptic_train2017/*.png", "panoptic_stuff_train2017/*.png")
     DOWNLOADS = (IMAGES["train"], IMAGES["val"], INSTANCES, PANOPTIC)
     OPTIONS = (
         Option("splits", "comma-separated splits to prepare", "train,val", shapes_output=False),

@@ -78,6 +78,7 @@ class KittiStep(Recipe):
     FOLDER = "kitti-step"
     TITLE = "KITTI-STEP (video panoptic segmentation)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("video_sequence/*/*_panoptic.png",)
     DOWNLOADS = (IMAGES, MAPS)
     OPTIONS = (
         Option("splits", "comma-separated splits to prepare", "train,val,test", shapes_output=False),

@@ -89,6 +89,7 @@ class SemKittiDVPS(Recipe):
     FOLDER = "semkitti-dvps"
     TITLE = "SemKITTI-DVPS (depth-aware video panoptic segmentation)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("video_sequence/*/*_gtFine_class.png", "video_sequence/*/*_gtFine_instance.png", "video_sequence/*/*_depth_*.png")
     DOWNLOADS = (ANNOTATIONS, IMAGES)
     OPTIONS = (
         Option("splits", "comma-separated splits to prepare", "train,val", shapes_output=False),

@@ -98,12 +98,13 @@ class VIPSeg(Recipe):
     FOLDER = "VIPSeg"
     TITLE = "VIPSeg (video panoptic segmentation, 124 classes)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("panomasks/*/*.png", "panomasksRGB/*/*.png")
     DOWNLOADS = (DOWNLOAD,)
     OPTIONS = (
         Option("jpeg-quality", "JPEG quality of resized frames (75 = Pillow's default, as the official script)",
-               DEFAULT_QUALITY, int),
+               DEFAULT_QUALITY, int, example=90),
         Option("short-side", "resize so that the short side becomes N (Video K-Net's DATASET.md prose) instead of "
-               "the height becoming 720 (what change2_720p.py does)", None, int),
+               "the height becoming 720 (what change2_720p.py does)", None, int, example=480),
     )
     SAMPLE_OPTIONS = (
         Option("frames", "frames per video", 3, int),
@@ -620,14 +621,42 @@ def _verify_jsons(root: Path, lists: dict[str, list[str]], measured: dict[tuple[
     if listed != labelled:
         missing, extra = sorted(set(labelled) - set(listed)), sorted(set(listed) - set(labelled))
         report.fail("json videos", JSON_ALL, f"videos missing {missing[:5]}, unexpected {extra[:5]}, or out of order")
-    annotations = {a.get("video_id"): a for a in full.get("annotations", [])}
-    for video_entry in full.get("videos", []):
+    _check_frames(JSON_ALL, full, measured, report)
+    for split in SPLITS:
+        name = f"panoptic_gt_VIPSeg_{split}.json"
+        if name not in docs:
+            continue
+        report.checked("split json")
+        listed = set(lists.get(split, ()))
+        if split in LABELLED_SPLITS:
+            expected = [v for v in full.get("videos", []) if v["video_id"] in listed]
+            if docs[name].get("videos") != expected:
+                report.fail("split json", name, f"is not the {split} part of {JSON_ALL}")
+            _check_frames(name, docs[name], measured, report)  # its own numbers, not only its video list
+        else:
+            present = [v.get("video_id") for v in docs[name].get("videos", [])]
+            if present != sorted(v for v in listed if (root / "images" / v).is_dir()):
+                report.fail("split json", name, "videos differ from test.txt")
+            for video_entry in docs[name].get("videos", []):
+                for image in video_entry.get("images", []):
+                    report.checked("json images")
+                    facts = measured.get((video_entry["video_id"], image.get("id")))
+                    if facts is None or facts.get("size") != [image.get("width"), image.get("height")]:
+                        report.fail("json images", f"{name}: {video_entry['video_id']}/{image.get('id')}",
+                                    "no such frame in images/, or another size")
+
+
+def _check_frames(name: str, doc: dict, measured: dict[tuple[str, str], dict], report: Report) -> None:
+    """Every frame of a labelled json against its PNGs: present at its size, and every segment (id present
+    in panomasksRGB, area, bbox, category, iscrowd) as measured there."""
+    annotations = {a.get("video_id"): a for a in doc.get("annotations", [])}
+    for video_entry in doc.get("videos", []):
         video = video_entry["video_id"]
         by_stem = {a["image_id"]: a for a in annotations.get(video, {}).get("annotations", [])}
         for image in video_entry["images"]:
             stem = image["id"]
             facts = measured.get((video, stem))
-            where = f"{JSON_ALL}: {video}/{stem}"
+            where = f"{name}: {video}/{stem}"
             report.checked("json images")
             if facts is None:
                 report.fail("json images", where, "no such frame in images/")
@@ -642,31 +671,20 @@ def _verify_jsons(root: Path, lists: dict[str, list[str]], measured: dict[tuple[
             if segments is None:
                 report.fail("json segments", where, "no annotation")
                 continue
-            got = [[s["id"], s["area"], *s["bbox"]] for s in segments]
-            if got != facts["segments"]:
-                report.fail("json segments", where, "ids, areas or bboxes differ from panomasksRGB")
+            in_png = {row[0]: row[1:] for row in facts["segments"]}
+            for segment in segments:
+                png = in_png.get(segment["id"])
+                if png is None:
+                    report.fail("json segments", where, f"segment {segment['id']} is not in its panomasksRGB PNG")
+                elif [segment["area"], *segment["bbox"]] != png:
+                    report.fail("json segments", where, f"segment {segment['id']}: area {segment['area']}, bbox "
+                                                        f"{segment['bbox']}; the PNG gives area {png[0]}, bbox {png[1:]}")
+            absent = sorted(set(in_png) - {s["id"] for s in segments})
+            if absent:
+                report.fail("json segments", where, f"segments {absent[:5]} of the PNG are not listed")
+            elif [s["id"] for s in segments] != list(in_png):
+                report.fail("json segments", where, "segments not in ascending id order")
             wrong = [s["id"] for s in segments if s["category_id"] != enc.category_of(s["id"]) or s["iscrowd"] != 0]
             if wrong:
                 report.fail("json segments", where, f"segments {wrong[:5]}: category_id is not the one of the id "
                                                     "(ids must mean the same category in every frame)")
-    for split in SPLITS:
-        name = f"panoptic_gt_VIPSeg_{split}.json"
-        if name not in docs:
-            continue
-        report.checked("split json")
-        listed = set(lists.get(split, ()))
-        if split in LABELLED_SPLITS:
-            expected = [v for v in full.get("videos", []) if v["video_id"] in listed]
-            if docs[name].get("videos") != expected:
-                report.fail("split json", name, f"is not the {split} part of {JSON_ALL}")
-        else:
-            present = [v.get("video_id") for v in docs[name].get("videos", [])]
-            if present != sorted(v for v in listed if (root / "images" / v).is_dir()):
-                report.fail("split json", name, "videos differ from test.txt")
-            for video_entry in docs[name].get("videos", []):
-                for image in video_entry.get("images", []):
-                    report.checked("json images")
-                    facts = measured.get((video_entry["video_id"], image.get("id")))
-                    if facts is None or facts.get("size") != [image.get("width"), image.get("height")]:
-                        report.fail("json images", f"{name}: {video_entry['video_id']}/{image.get('id')}",
-                                    "no such frame in images/, or another size")

@@ -112,12 +112,13 @@ class VSPW(Recipe):
     FOLDER = "vspw"
     TITLE = "VSPW (video semantic segmentation, 124 classes)"
     VERSION = "1"
+    LABEL_OUTPUTS = ("data/*/mask/*.png",)
     DOWNLOADS = (DOWNLOAD, DOWNLOAD_480P)
     OPTIONS = (
         Option("height", "frame height after resizing (width int(H*w/h)): 480 as change2_480p.py and the VSPW_480p "
-               "download, or e.g. 720", TARGET_HEIGHT, int),
+               "download, or e.g. 720", TARGET_HEIGHT, int, example=360),
         Option("jpeg-quality", "JPEG quality of resized frames (75 = Pillow's default, as the official script)",
-               DEFAULT_QUALITY, int),
+               DEFAULT_QUALITY, int, example=90),
         Option("skip-damaged", "leave out frames whose JPEG or mask is empty, truncated or undecodable (listed in "
                "damaged_frames.txt) instead of failing them", False, flag=True, shapes_output=False),
     )

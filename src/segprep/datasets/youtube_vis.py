@@ -334,14 +334,22 @@ def convert(fileobj, name: str, year: str, split: str) -> tuple[Iterator[bytes],
     return cocovid_chunks(scanner, official, with_annotations), stats
 
 
-def format_stats(year: str, stats: dict) -> str:
-    """mmtracking's printout, with every category counted by its id (zero when absent)."""
+def format_stats(year: str, stats: dict, verbose: bool = False) -> str:
+    """The split's counts and a compact table of the classes that have objects; ``verbose``: mmtracking's
+    own printout, a line per category counted by its id (zero when absent)."""
     lines = [f"-----YouTube VIS {year} {stats['split']}------", f"{stats['videos']} videos", f"{stats['images']} images"]
     if stats["annotations"]:
         lines += [f"{stats['objects']} objects", f"{stats['instances']} instances"]
     lines.append("-----------------------")
-    if stats["annotations"]:
+    if stats["annotations"] and verbose:
         lines += [f"Class {cid} {name} has {n} objects." for cid, name, n in stats["classes"]]
+    elif stats["annotations"]:
+        present = [(cid, name, n) for cid, name, n in stats["classes"] if n]
+        width = max((len(name) for _, name, _ in present), default=0)
+        lines += [f"  {cid:>3} {name:<{width}} {n:>8,} objects" for cid, name, n in present]
+        absent = len(stats["classes"]) - len(present)
+        if absent:
+            lines.append(f"  {absent} of {len(stats['classes'])} classes have no objects (--verbose lists every class)")
     lines += [f"note: {note}" for note in stats["notes"]]
     return "\n".join(lines)
 
@@ -741,7 +749,7 @@ def report_missing(ctx: TaskContext, task: Task) -> None:
 def _print_stats(ctx: FinalizeContext) -> None:
     for task in ctx.tasks:
         if task.action is convert_json and ctx.extras.get(task.key):
-            ctx.say(format_stats(task.params["year"], ctx.extras[task.key]))
+            ctx.say(format_stats(task.params["year"], ctx.extras[task.key], ctx.verbose))
 
 
 # ---------------------------------------------------------------------- verification

@@ -18,6 +18,9 @@ from segprep.engine import atomic
 from segprep.engine.atomic import OutputRecord
 
 
+FINALIZE_KEY = "(finalize)"  # the entry of the aggregates finalize wrote: never a task, read by verify
+
+
 @dataclass
 class JournalEntry:
     key: str
@@ -95,3 +98,45 @@ def outputs_intact(entry: JournalEntry, out_root: Path) -> bool:
         if record.digest is None or atomic.file_digest(path) != record.digest:
             return False
     return True
+
+
+def changed_outputs(journal_path: Path, out_root: Path) -> list[tuple[str, str]]:
+    """(file, what is wrong) for every output the journal records that is no longer what prepare left
+    (gone, another size, other bytes; files unchanged since prepare are trusted without reading), and
+    for every file under ``out_root`` that no prepare wrote (a stray file). Nothing without a journal."""
+    if not journal_path.is_file():
+        return []
+    found = []
+    recorded = set()
+    journal = Journal(journal_path)
+    for key in sorted(journal.entries):
+        for record in journal.get(key).outputs:
+            recorded.add(record.path)
+            why = _changed(record, out_root / record.path)
+            if why:
+                found.append((record.path, why))
+    for directory, folders, names in os.walk(out_root):
+        folders.sort()
+        for name in sorted(names):
+            rel = (Path(directory) / name).relative_to(out_root).as_posix()
+            if rel not in recorded:
+                found.append((rel, "stray file: no prepare wrote it (remove it, or prepare again if it is an output)"))
+    return found
+
+
+def _changed(record: OutputRecord, path: Path) -> str | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing: prepare wrote it and it has been removed since"
+    if st.st_size != record.size:
+        return f"{st.st_size:,} bytes where prepare wrote {record.size:,}: changed or truncated since"
+    if st.st_mtime_ns == record.mtime_ns and st.st_ino == record.inode:
+        return None
+    if record.digest is None:  # a hard link to the download: no hash was taken
+        if st.st_ino == record.inode:
+            return "edited in place since prepare linked it (and so was the download file it links to)"
+        return None  # a copy of the tree: nothing recorded to compare its bytes with
+    if atomic.file_digest(path) != record.digest:
+        return "its bytes differ from what prepare wrote (edited since)"
+    return None

@@ -23,7 +23,8 @@ from typing import Any
 
 from segprep.engine import atomic
 from segprep.engine.executors import BrokenProcessPool, Executor, LostBatch, make_executor
-from segprep.engine.journal import Journal, JournalEntry, outputs_intact
+from segprep.engine.atomic import OutputRecord
+from segprep.engine.journal import FINALIZE_KEY, Journal, JournalEntry, outputs_intact
 from segprep.engine.progress import Progress
 from segprep.engine.tasks import Placement, Task, TaskResult
 from segprep.engine.worker import WorkerConfig, debug_delay, run_batch
@@ -47,6 +48,7 @@ class RunOptions:
     fail_fast: bool = False
     quiet: bool = False
     scheduler: str | None = None  # a Dask scheduler address: run the tasks on that cluster
+    verbose: bool = False  # finalize's statistics in full
 
 
 class FinalizeContext:
@@ -59,8 +61,10 @@ class FinalizeContext:
         self.tasks = tasks
         self.extras = extras
         self.failed = failed or set()  # keys of tasks that failed or never ran: their extras are absent
+        self.verbose = False  # --verbose: statistics in full
         self.written: list[str] = []
         self.unchanged: list[str] = []  # outputs that already held the bytes finalize made
+        self.records: list[OutputRecord] = []  # every aggregate in place, for the journal (and verify)
         self.withheld: list[str] = []  # aggregates not written because a task they need failed
         self._say = say
         self.notes: list[str] = []  # facts for the summary table (also with --quiet)
@@ -79,11 +83,15 @@ class FinalizeContext:
         leaves every file as it was (bytes, inode and mtime), so make, rsync or a watching job see
         no change."""
         debug_delay("SEGPREP_FINALIZE_DELAY_MS")  # lets tests kill a run inside finalize
-        if atomic.same_bytes(self.out_root / rel, data):
+        target = self.out_root / rel
+        if atomic.same_bytes(target, data):
             self.unchanged.append(rel)
-            return
-        atomic.write_bytes(self.out_root / rel, data)
-        self.written.append(rel)
+            st = os.stat(target)
+            placed = st.st_mtime_ns, st.st_ino
+        else:
+            placed = atomic.write_bytes(target, data)
+            self.written.append(rel)
+        self.records.append(OutputRecord(rel, len(data), atomic.digest(data), *placed))
 
     def complete(self, rels: Iterable[str], keys: Iterable[str]) -> bool:
         """True when none of the tasks ``keys`` failed, so the aggregates ``rels`` built from them can be
@@ -202,7 +210,9 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
             # (the recipe withholds the aggregates that do, and says so).
             failed = {r.key for r in summary.failures}
             fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say, failed)
+            fctx.verbose = options.verbose
             plan.finalize(fctx)
+            journal.record(JournalEntry(FINALIZE_KEY, "", fctx.records, None))
             summary.finalized = fctx.written
             summary.finalize_unchanged = len(fctx.unchanged)
             summary.notes = fctx.notes

@@ -194,10 +194,14 @@ class PublicHome(Home):
         return _declared(lambda d: bool(d.url) and self._host_part in d.url)
 
     def reader(self, filename: str) -> remote.RangeReader:
+        from segprep.downloads import MIRROR_ENV, mirrored
+
         url = self.files()[filename].url
         host = os.environ.get(HOST_ENV.format(self.name.upper()))
         if host:
             url = host.rstrip("/") + urllib.parse.urlparse(url).path
+        elif os.environ.get(MIRROR_ENV):  # the mirror `segprep download` uses serves ranges too
+            url = mirrored(url, os.environ[MIRROR_ENV])
         return HttpRanges(url, name=filename, what_to_do="Download it with `segprep download` instead.")
 
 
