@@ -511,3 +511,20 @@ def test_object_store_errors_are_retried(tmp_path, monkeypatch):
     assert all(got[f"x.zip:{m.name}"] == reference.read(m.name) for m in members)
     error = failed[f"x.zip:{members[0].name}"]
     assert isinstance(error, remote.RemoteError) and "flakymem://" in str(error) and "rerun" in str(error)
+
+
+def test_a_zip64_archive_with_a_large_directory_is_listed_in_two_requests(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # more members than a zip32 directory can count: a zip64 end record
+        for i in range(66_000):
+            zf.writestr(f"f/{i:05d}", b"%d" % i)
+        with zf.open("big/member.bin", "w", force_zip64=True) as f:  # zip64 extra fields in its headers
+            f.write(bytes(range(256)) * 400)
+    data = buf.getvalue()
+    with RangeServer({"/a/x.zip": data}) as server:
+        archive = _open_http(server, tmp_path)
+        members = list_members(archive)
+        assert len(members) == 66_001 and server.requests == 2  # the tail, then the rest of the directory
+        wanted = [MemberSource(archive, m) for m in (members[0], members[40_000], members[-1])]
+        got = fetch_remote(wanted)
+    assert [got[s.describe()] for s in wanted] == [b"0", b"40000", bytes(range(256)) * 400]
