@@ -321,15 +321,15 @@ def test_the_cli_takes_remote_and_raw_urls(vps, tmp_path, login_env):
 
 def test_semkitti_dvps_reads_the_odometry_zip_in_place(tmp_path, monkeypatch):
     raw = tmp_path / "raw"
-    api.sample("semkitti-dvps", raw, jobs=2)
-    assert api.prepare("semkitti-dvps", raw, tmp_path / "local", jobs=2, quiet=True).ok
+    api.sample("semkitti-dvps", raw, jobs=1)
+    assert api.prepare("semkitti-dvps", raw, tmp_path / "local", jobs=1, quiet=True).ok
     needed = needed_members("semkitti-dvps", raw, "data_odometry_color.zip")
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     shutil.copy(raw / "video_sequence.zip", downloads)
     with RangeServer({"/avg-kitti/data_odometry_color.zip": str(raw / "data_odometry_color.zip")}) as server:
         monkeypatch.setenv(homes.HOST_ENV.format("KITTI"), server.url)
-        summary = api.prepare("semkitti-dvps", downloads, tmp_path / "data", jobs=2, quiet=True, remote=["kitti"])
+        summary = api.prepare("semkitti-dvps", downloads, tmp_path / "data", jobs=1, quiet=True, remote=["kitti"])
         assert summary.ok, summary.failures
         served = server.served["/avg-kitti/data_odometry_color.zip"]
     assert state_free(tree_bytes(tmp_path / "data")) == state_free(tree_bytes(tmp_path / "local"))
@@ -363,8 +363,8 @@ fsspec.register_implementation("countmem", CountingMemoryFS, clobber=True)
 
 def test_vipseg_from_an_object_store_archive_and_extracted(tmp_path):
     raw = tmp_path / "raw"
-    api.sample("vipseg", raw, jobs=2)
-    assert api.prepare("vipseg", raw, tmp_path / "local", jobs=2, quiet=True).ok
+    api.sample("vipseg", raw, jobs=1)
+    assert api.prepare("vipseg", raw, tmp_path / "local", jobs=1, quiet=True).ok
     local = state_free(tree_bytes(tmp_path / "local"))
     fs = CountingMemoryFS()
     archive = raw / "VIPSeg.zip"
@@ -375,13 +375,13 @@ def test_vipseg_from_an_object_store_archive_and_extracted(tmp_path):
                 fs.pipe_file(f"/bucket/raw/vipseg-x/{info.filename}", zf.read(info))
     try:
         CountingMemoryFS.served = 0
-        assert api.prepare("vipseg", "countmem://bucket/raw/vipseg/", tmp_path / "data", jobs=2, quiet=True).ok
+        assert api.prepare("vipseg", "countmem://bucket/raw/vipseg/", tmp_path / "data", jobs=1, quiet=True).ok
         assert state_free(tree_bytes(tmp_path / "data")) == local
         needed = needed_members("vipseg", raw, "VIPSeg.zip")
         floor = floor_bytes(archive, needed)
         assert floor <= CountingMemoryFS.served <= floor * 1.03 + remote.TAIL
         CountingMemoryFS.served = 0
-        assert api.prepare("vipseg", "countmem://bucket/raw/vipseg-x/", tmp_path / "data-x", jobs=2, quiet=True).ok
+        assert api.prepare("vipseg", "countmem://bucket/raw/vipseg-x/", tmp_path / "data-x", jobs=1, quiet=True).ok
         assert state_free(tree_bytes(tmp_path / "data-x")) == local
     finally:
         fs.rm("/bucket", recursive=True)
@@ -389,8 +389,8 @@ def test_vipseg_from_an_object_store_archive_and_extracted(tmp_path):
 
 def test_raw_file_urls_are_local_paths(tmp_path):
     raw = tmp_path / "raw"
-    api.sample("vipseg", raw, jobs=2)
-    assert api.prepare("vipseg", raw.as_uri(), tmp_path / "data", jobs=2, quiet=True).ok
+    api.sample("vipseg", raw, jobs=1)
+    assert api.prepare("vipseg", raw.as_uri(), tmp_path / "data", jobs=1, quiet=True).ok
 
 
 def _human(n: float) -> str:
