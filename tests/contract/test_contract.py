@@ -43,7 +43,11 @@ class Case:
         self.name = name
         self.recipe = datasets.get(name)
         self.folder = self.recipe.FOLDER
-        self.raw = api.sample(name, root / "raw", jobs=2)
+        # a sample option named like an output-shaping option provides the download that option reads
+        shaping = {o.name: o for o in self.recipe.OPTIONS if o.shapes_output}
+        self.sample_options = {o.dest: True if o.flag else shaping[o.name].example
+                               for o in self.recipe.SAMPLE_OPTIONS if o.name in shaping}
+        self.raw = api.sample(name, root / "raw", jobs=2, options=self.sample_options)
         self.extracted = extract_all(self.raw, root / "extracted")
         self.data = root / "data"
         self.summary = api.prepare(name, self.raw, self.data, jobs=2, quiet=True)
@@ -135,6 +139,34 @@ def test_journal_deleted_or_option_changed_and_back_ends_with_the_same_tree(case
         assert outputs(data / case.folder) == case.tree, f"--{option.name} changed and back: other bytes"
 
 
+def test_the_download_is_left_as_it_was_and_move_consumes_only_after_every_output(case, tmp_path):
+    for raw in (case.raw, case.extracted):  # read in place (archives) or hard-linked (extracted): untouched
+        before = {rel: (st[0], st[2], st[3]) for rel, st in stats(raw).items()}  # size, mtime, bytes
+        assert case.prepare(tmp_path / f"data-{raw.name}", raw).ok
+        assert {rel: (st[0], st[2], st[3]) for rel, st in stats(raw).items()} == before
+    moved = tmp_path / "moved-raw"
+    shutil.copytree(case.extracted, moved)
+    summary = case.prepare(tmp_path / "data-move", moved, placement="move")
+    assert summary.ok and outputs(tmp_path / "data-move" / case.folder) == case.tree
+    source = tree_bytes(case.extracted)
+    gone = sorted(set(source) - set(tree_bytes(moved)))
+    assert len(gone) == summary.consumed
+    placed = set(case.tree.values())
+    assert all(source[rel] in placed for rel in gone), "--move consumed a file whose bytes are not an output"
+
+
+def test_a_second_prepare_of_the_same_dataset_and_folder_is_refused_while_one_runs(case, tmp_path, capsys):
+    import fcntl
+
+    state = tmp_path / "data" / STATE / case.name
+    state.mkdir(parents=True)
+    with open(state / "lock", "a") as held:  # what a running prepare holds
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(case.cli("--raw", str(case.raw), "--data", str(tmp_path / "data"))) == 2
+    assert "is locked" in capsys.readouterr().err
+    assert outputs(tmp_path / "data" / case.folder) == {}
+
+
 def test_one_job_gives_the_same_bytes_as_the_default(case, tmp_path):
     assert case.prepare(tmp_path / "data", jobs=1).ok
     assert outputs(tmp_path / "data" / case.folder) == case.tree
@@ -187,11 +219,30 @@ def _defaults(case: Case) -> dict:
 # ---------------------------------------------------------------------------- bad input
 
 
-def _input_kinds(root: Path) -> dict[str, Path]:
-    """One extracted input file per kind (extension) the recipe reads: the first in sorted order that
-    the clean plan uses."""
+_opened: list[str] | None = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _opened is not None and event == "open" and isinstance(args[0], str):
+        _opened.append(args[0])
+
+
+sys.addaudithook(_audit)
+
+
+def _input_kinds(case: Case) -> dict[str, Path]:
+    """One extracted input file per kind (extension) the recipe reads, the first in sorted order: files
+    its tasks read, and files its plan opens (an annotation json that lists the frames)."""
+    global _opened
+    _opened = []
+    try:
+        plan = case.recipe.plan(case.extracted, case.data / case.folder, _defaults(case))
+        read = set(_opened)
+    finally:
+        _opened = None
+    read |= {s.describe() for t in plan.tasks for s in t.inputs}
     kinds: dict[str, Path] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in case.extracted.rglob("*") if p.is_file() and str(p) in read):
         kind = path.suffix.lower()
         if kind in (".jpg", ".jpeg", ".png", ".json") and kind not in kinds:
             kinds[kind] = path
@@ -199,9 +250,7 @@ def _input_kinds(root: Path) -> dict[str, Path]:
 
 
 def test_a_truncated_input_of_each_kind_is_named_and_the_rest_is_written(case, tmp_path, capsys):
-    used = {s.describe() for t in case.recipe.plan(case.extracted, case.data / case.folder, _defaults(case)).tasks
-            for s in t.inputs}
-    kinds = {kind: path for kind, path in _input_kinds(case.extracted).items() if str(path) in used or kind == ".json"}
+    kinds = _input_kinds(case)
     assert kinds, f"{case.name}: no input file found to damage"
     for kind, victim in sorted(kinds.items()):
         raw = tmp_path / f"raw{kind}"
@@ -228,24 +277,23 @@ def test_a_truncated_input_of_each_kind_is_named_and_the_rest_is_written(case, t
         assert temporaries(data) == []
 
 
-def _hostile_members(kind: str) -> list[tuple[str, object]]:
-    return [("../escaped.txt", b"x"), ("/tmp/segprep-absolute.txt", b"x"), ("link-out", "../../outside")]
+HOSTILE = [("../escaped.txt", b"x"), ("/tmp/segprep-absolute.txt", b"x"), ("link-out", "../../outside")]
 
 
-def _add_member(archive: Path, name: str, payload, out: Path) -> None:
-    if archive.name.endswith(".zip"):
-        shutil.copy(archive, out)
-        with zipfile.ZipFile(out, "a") as zf:
-            info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
-            if isinstance(payload, str):  # a symbolic link: mode in the high bits, target as content
-                info.external_attr = (0o120777 << 16)
-                info.create_system = 3
-                zf.writestr(info, payload)
-            else:
-                zf.writestr(info, payload)
-        return
-    mode = "w:gz" if archive.name.endswith((".tar.gz", ".tgz")) else "w"
-    with tarfile.open(archive) as src, tarfile.open(out, mode) as dst:
+def _zip_with(data: bytes, name: str, payload) -> bytes:
+    """The zip ``data`` with one more member (a symbolic link when ``payload`` is its target text)."""
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a") as zf:
+        info = zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0))
+        if isinstance(payload, str):  # mode in the high bits of the external attributes, target as content
+            info.external_attr, info.create_system = 0o120777 << 16, 3
+        zf.writestr(info, payload)
+    return buffer.getvalue()
+
+
+def _tar_with(data: bytes, name: str, payload, gz: bool) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=buffer, mode="w:gz" if gz else "w") as dst:
         for member in src.getmembers():
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)
         info = tarfile.TarInfo(name)
@@ -255,30 +303,70 @@ def _add_member(archive: Path, name: str, payload, out: Path) -> None:
         else:
             info.size = len(payload)
             dst.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+def _nested_zip_with(data: bytes, name: str, payload) -> bytes:
+    """The zip ``data`` with the hostile member put inside its first inner zip (COCO's panoptic PNG zips)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        inner = next(i.filename for i in src.infolist() if i.filename.endswith(".zip"))
+        for info in src.infolist():
+            body = src.read(info)
+            dst.writestr(info, _zip_with(body, name, payload) if info.filename == inner else body)
+    return out.getvalue()
+
+
+def _archive_kinds(raw: Path) -> dict[str, list[Path]]:
+    """kind -> the files of one archive of that kind in the sample (several for a split tar)."""
+    kinds: dict[str, list[Path]] = {}
+    parts = sorted(p for p in raw.iterdir() if p.is_file() and is_archive(p.name) and ".tar_" in p.name)
+    if parts:
+        kinds["split tar"] = parts
+    for path in sorted(p for p in raw.iterdir() if p.is_file()):
+        if path.name.endswith(".zip"):
+            kinds.setdefault("zip", [path])
+            with zipfile.ZipFile(path) as zf:
+                if any(n.endswith(".zip") for n in zf.namelist()):
+                    kinds.setdefault("nested zip", [path])
+        elif path.name.endswith((".tar.gz", ".tgz")):
+            kinds.setdefault("tar.gz", [path])
+        elif path.name.endswith(".tar"):
+            kinds.setdefault("tar", [path])
+    return kinds
+
+
+def _plant_hostile(kind: str, files: list[Path], name: str, payload, raw: Path) -> None:
+    data = b"".join(f.read_bytes() for f in files)
+    if kind == "zip":
+        data = _zip_with(data, name, payload)
+    elif kind == "nested zip":
+        data = _nested_zip_with(data, name, payload)
+    else:
+        data = _tar_with(data, name, payload, gz=kind == "tar.gz")
+    sizes = [f.stat().st_size for f in files[:-1]]  # a split tar is cut again at the same places
+    start = 0
+    for path, size in zip(files, sizes + [len(data)]):
+        (raw / path.name).write_bytes(data[start:start + size])
+        start += size
 
 
 def test_a_hostile_archive_member_is_refused_and_named(case, tmp_path, capsys):
-    archives = sorted(p for p in case.raw.iterdir() if p.is_file() and is_archive(p.name))
-    kinds = {}
-    for archive in archives:
-        kind = "zip" if archive.name.endswith(".zip") else "tar"
-        if kind == "tar" and not archive.name.endswith((".tar", ".tar.gz", ".tgz")):
-            continue  # parts of a split tar: covered by the tar kind of the joined archive below
-        kinds.setdefault(kind, archive)
+    kinds = _archive_kinds(case.raw)
     if not kinds:
         pytest.skip(f"{case.name}: the sample has no archive")
-    for kind, archive in sorted(kinds.items()):
-        for name, payload in _hostile_members(kind):
-            raw = tmp_path / f"raw-{kind}-{abs(hash(name)) % 1000}"
-            shutil.copytree(case.raw, raw, ignore=shutil.ignore_patterns(archive.name))
-            _add_member(archive, name, payload, raw / archive.name)
-            data = tmp_path / f"data-{kind}-{abs(hash(name)) % 1000}"
+    for kind, files in sorted(kinds.items()):
+        for k, (name, payload) in enumerate(HOSTILE):
+            raw = tmp_path / f"raw-{kind}-{k}".replace(" ", "-")
+            shutil.copytree(case.raw, raw)
+            _plant_hostile(kind, files, name, payload, raw)
+            data = tmp_path / f"data-{kind}-{k}".replace(" ", "-")
             code = main(case.cli("--raw", str(raw), "--data", str(data)))
             text = "".join(capsys.readouterr())
-            assert code == 2, f"{archive.name} with member {name!r}: exit {code}\n{text[-1500:]}"
-            assert name in text, f"{archive.name}: the member {name!r} is not named:\n{text[-1500:]}"
+            assert code == 2, f"{kind} {files[0].name} with member {name!r}: exit {code}\n{text[-1500:]}"
+            assert name in text, f"{kind} {files[0].name}: the member {name!r} is not named:\n{text[-1500:]}"
             assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/segprep-absolute.txt").exists()
-            assert outputs(data / case.folder) == {}
+            assert outputs(data / case.folder) == {}, f"{kind}: outputs written although the archive is refused"
 
 
 # ---------------------------------------------------------------------------- verify and report
@@ -303,8 +391,9 @@ def _wrong_pixel(path: Path) -> None:
         mode, palette = image.mode, image.getpalette() if image.mode == "P" else None
         array = np.array(image)
     y, x = array.shape[0] // 2, array.shape[1] // 2
-    top = np.iinfo(array.dtype).max
-    array[y, x] = np.where(array[y, x] < top, array[y, x] + 1, array[y, x] - 1)
+    top = int(np.iinfo(array.dtype).max)
+    moved = [v + 1 if v < top else v - 1 for v in np.atleast_1d(array[y, x]).tolist()]
+    array[y, x] = moved if array.ndim == 3 else moved[0]
     out = Image.fromarray(array, mode) if mode in ("P", "L", "RGB") else Image.fromarray(array)
     if palette is not None:
         out.putpalette(palette)
@@ -321,6 +410,13 @@ def _wrong_number(text: str) -> str | None:
     return None
 
 
+def _written_by_prepare(case: Case) -> set[str]:
+    from segprep.engine.journal import Journal
+
+    journal = Journal(case.data / STATE / case.name / "journal.jsonl")
+    return {o.path for key in journal.entries for o in journal.get(key).outputs if o.digest is not None}
+
+
 def test_verify_passes_then_names_each_planted_defect(case, tmp_path):
     data = copy_data(case, tmp_path / "data")
     report = api.verify(case.name, data, jobs=2, quiet=True)
@@ -334,9 +430,10 @@ def test_verify_passes_then_names_each_planted_defect(case, tmp_path):
         by_kind.setdefault(Path(rel).suffix, rel)
     for suffix, rel in sorted(by_kind.items()):
         plants.append((rel, lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])))
+    written = _written_by_prepare(case)  # a hard link to the download has no hash to compare with
     for rel in _label_outputs(case).values():
         plants.append((rel, _wrong_pixel))
-    for rel in sorted(r for r in case.tree if r.endswith(".json")):
+    for rel in sorted(r for r in case.tree if r.endswith(".json") and r in written):
         if _wrong_number(case.tree[rel].decode("utf-8", "replace")) is not None:
             plants.append((rel, lambda p: p.write_text(_wrong_number(p.read_text()))))
     for rel, plant in plants:

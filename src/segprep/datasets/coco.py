@@ -35,6 +35,7 @@ from segprep.errors import BadInput, MissingInput
 from segprep.io import jsonio
 from segprep.io.archives import Archive, find_archive, list_members, nested
 from segprep.io.images import decode_png_fast, encode_png_fast, png_info
+from segprep.io.jsonscan import read_through
 from segprep.io.sources import FileSource, MemberSource, Source, SourceReader, find_dirs
 from segprep.report.model import Category, ClassStats, CountRow, LabelView, ReportSection, evenly_spaced
 
@@ -363,7 +364,11 @@ def _panoptic_tasks(split: str, pngs: dict[str, Source], panoptic: dict, thing_o
 
 
 def place_file(ctx: TaskContext, task: Task) -> None:
-    ctx.place(task.inputs[0], task.outputs[0])
+    """An annotation json, unchanged, once read through (a truncated download is named, never placed)."""
+    source = task.inputs[0]
+    with ctx.open(source) as f:
+        read_through(f, source.describe())
+    ctx.place(source, task.outputs[0])
 
 
 def place_jpeg(ctx: TaskContext, task: Task) -> None:

@@ -34,7 +34,7 @@ from segprep.engine.tasks import Task, TaskContext
 from segprep.errors import BadInput, MissingInput, SegprepError
 from segprep.io.archives import Archive, Member, find_archive, list_members
 from segprep.io.images import jpeg_info
-from segprep.io.jsonscan import JsonScanner, Raw, decode_shallow
+from segprep.io.jsonscan import JsonScanner, Raw, decode_shallow, read_through
 from segprep.io.sources import FileSource, MemberSource, Source, SourceReader, walk_dirs
 
 SPLITS = ("train", "valid", "test")
@@ -719,7 +719,12 @@ def _frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_f
 
 
 def place_official(ctx: TaskContext, task: Task) -> None:
-    ctx.place(task.inputs[0], task.outputs[0])
+    """The official json, bytes unchanged, once it has been read through: a truncated or damaged
+    download is named and never placed (a loader would fail on it later, far from the cause)."""
+    source = task.inputs[0]
+    with ctx.open(source) as f:
+        read_through(f, source.describe())
+    ctx.place(source, task.outputs[0])
 
 
 def convert_json(ctx: TaskContext, task: Task) -> dict:

@@ -8,6 +8,7 @@ ignored (its task is simply redone). At the end of a run the journal is rewritte
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,13 +28,21 @@ class JournalEntry:
     fingerprint: str
     outputs: list[OutputRecord]
     extra: Any
+    shape: str | None = None  # the output-shaping options it was written with (see ``shape_id``)
 
     def to_json(self) -> dict:
-        return {"key": self.key, "fp": self.fingerprint, "out": [o.to_json() for o in self.outputs], "extra": self.extra}
+        row = {"key": self.key, "fp": self.fingerprint, "out": [o.to_json() for o in self.outputs], "extra": self.extra}
+        return row if self.shape is None else row | {"shape": self.shape}
 
     @classmethod
     def from_json(cls, row: dict) -> "JournalEntry":
-        return cls(row["key"], row["fp"], [OutputRecord.from_json(o) for o in row["out"]], row.get("extra"))
+        return cls(row["key"], row["fp"], [OutputRecord.from_json(o) for o in row["out"]], row.get("extra"),
+                   row.get("shape"))
+
+
+def shape_id(salt: str) -> str:
+    """Short id of a plan's salt (recipe, version, output-shaping options)."""
+    return hashlib.sha256(salt.encode()).hexdigest()[:16]
 
 
 class Journal:
@@ -65,6 +74,10 @@ class Journal:
         self._file.write(line + "\n")
         self._file.flush()
         self.entries[entry.key] = line
+
+    def drop(self, key: str) -> None:
+        """Forgets a task (compaction removes its line)."""
+        self.entries.pop(key, None)
 
     def compact(self) -> None:
         """Rewrite the journal with one line per task, sorted by key."""

@@ -24,7 +24,7 @@ from typing import Any
 from segprep.engine import atomic
 from segprep.engine.executors import BrokenProcessPool, Executor, LostBatch, make_executor
 from segprep.engine.atomic import OutputRecord
-from segprep.engine.journal import FINALIZE_KEY, Journal, JournalEntry, outputs_intact
+from segprep.engine.journal import FINALIZE_KEY, Journal, JournalEntry, outputs_intact, shape_id
 from segprep.engine.progress import Progress
 from segprep.engine.tasks import Placement, Task, TaskResult
 from segprep.engine.worker import WorkerConfig, debug_delay, run_batch
@@ -131,6 +131,7 @@ class RunSummary:
     seconds: float = 0.0
     finalized: list[str] = field(default_factory=list)
     finalize_unchanged: int = 0  # aggregate files finalize found already up to date
+    removed: int = 0  # outputs of another output shape that this plan no longer writes
     consumed: int = 0
     dry_run: bool = False
     plan_text: str = ""
@@ -151,6 +152,8 @@ class RunSummary:
             rows.append(("not run (--fail-fast)", f"{self.not_run:,}"))
         if self.finalized:
             rows.append(("finalized", ", ".join(self.finalized)))
+        if self.removed:
+            rows.append(("removed (other options)", f"{self.removed:,}"))
         if self.finalize_unchanged:
             rows.append(("aggregates up to date", f"{self.finalize_unchanged:,}"))
         if self.consumed:
@@ -189,10 +192,12 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
     _check_space(out_root, summary.bytes_needed)
     lock = _take_lock(state_dir, dataset)
     atomic.remove_stale_temporaries([out_root, state_dir])
+    shape = shape_id(plan.salt)
+    summary.removed = _remove_outputs_of_other_shapes(journal, plan, shape, out_root)
 
     def on_result(result: TaskResult, task: Task) -> None:
         if result.ok:
-            journal.record(JournalEntry(task.key, task.fingerprint(plan.salt), result.outputs, result.extra))
+            journal.record(JournalEntry(task.key, task.fingerprint(plan.salt), result.outputs, result.extra, shape))
             extras[task.key] = result.extra
             summary.written += 1
             summary.bytes_written += sum(o.size for o in result.outputs)
@@ -217,7 +222,7 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
             summary.finalize_unchanged = len(fctx.unchanged)
             summary.notes = fctx.notes
         if options.placement == "move" and summary.ok:
-            summary.consumed = _consume_sources(plan.tasks, progress)
+            summary.consumed = _consume_sources(plan.tasks, out_root, progress)
     finally:
         executor.shutdown(cancel=True)
         journal.compact()
@@ -268,6 +273,28 @@ def remote_totals() -> list[str]:
         rest = archives[12:]
         lines.append(f"remote: fetched {_human(sum(r[2].bytes for r in rest))} from {len(rest):,} more files")
     return lines
+
+
+def _remove_outputs_of_other_shapes(journal: Journal, plan: Plan, shape: str, out_root: Path) -> int:
+    """Removes what tasks of another output shape wrote that this plan no longer writes (e.g. the frames
+    between the annotated ones after ``--all-frames`` is dropped), so that changing an option and back
+    ends with the same tree. A task absent because an option only selects work (``--splits``) was
+    written with this very shape: it is kept. Returns how many files were removed."""
+    keys = {t.key for t in plan.tasks}
+    planned = {rel for t in plan.tasks for rel in t.outputs}
+    removed = 0
+    for key in sorted(journal.entries):
+        if key in keys or key == FINALIZE_KEY:
+            continue
+        entry = journal.get(key)
+        if entry.shape is None or entry.shape == shape:
+            continue
+        for record in entry.outputs:
+            if record.path not in planned and (out_root / record.path).is_file():
+                (out_root / record.path).unlink()
+                removed += 1
+        journal.drop(key)
+    return removed
 
 
 def _take_lock(state_dir: Path, dataset: str):
@@ -351,22 +378,44 @@ def describe_plan(plan: Plan, todo: list[Task], summary: RunSummary, out_root: P
     return "\n".join(lines)
 
 
-def _consume_sources(tasks: list[Task], progress: Progress) -> int:
+def _consume_sources(tasks: list[Task], out_root: Path, progress: Progress) -> int:
+    """--move: deletes the extracted source files whose bytes now live on unchanged in an output (a hard
+    link to them, or a copy with the same bytes across filesystems). A source that was converted (a
+    frame resized, a map re-encoded) is kept: its output is not the same data, so nothing was moved."""
     consumed = 0
     archives = set()
     for task in tasks:
         for source in task.inputs:
-            if isinstance(source, FileSource):
-                try:
-                    os.unlink(source.path)
-                    consumed += 1
-                except FileNotFoundError:
-                    pass
-            elif isinstance(source, MemberSource) and not source.archive.remote:
-                archives.add(source.archive.parts[0])
+            if isinstance(source, MemberSource):
+                if not source.archive.remote:
+                    archives.add(source.archive.parts[0])
+            elif not isinstance(source, FileSource):
+                continue  # a remote file (--raw URL) is never deleted
+            elif _lives_on(source.path, [out_root / rel for rel in task.outputs]):
+                os.unlink(source.path)
+                consumed += 1
     if archives:
         progress.say(f"--move: archives are read, never deleted; remove them yourself if you wish: {sorted(archives)}")
     return consumed
+
+
+def _lives_on(path: str, outputs: list[Path]) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    for output in outputs:
+        try:
+            out = os.stat(output)
+        except FileNotFoundError:
+            continue
+        if (out.st_ino, out.st_dev) == (st.st_ino, st.st_dev):
+            return True
+        if out.st_size == st.st_size and atomic.file_digest(output) == atomic.file_digest(Path(path)):
+            with open(path, "rb") as a, open(output, "rb") as b:  # the digest is a hint; the bytes decide
+                if a.read() == b.read():
+                    return True
+    return False
 
 
 def _write_failure_log(state_dir: Path, failures: list[TaskResult]) -> None:

@@ -293,3 +293,11 @@ class Member:
                 pass
         else:
             self.value()
+
+
+def read_through(fileobj: BinaryIO, name: str) -> None:
+    """Raises BadInput unless ``fileobj`` holds one complete JSON object. Arrays are walked element by
+    element, so a file of hundreds of MB is checked in flat memory (a truncated download is caught
+    before it is placed as an "official, unchanged" file)."""
+    for member in JsonScanner(fileobj, name).members():
+        member.skip()
