@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -528,3 +529,22 @@ def test_a_zip64_archive_with_a_large_directory_is_listed_in_two_requests(tmp_pa
         wanted = [MemberSource(archive, m) for m in (members[0], members[40_000], members[-1])]
         got = fetch_remote(wanted)
     assert [got[s.describe()] for s in wanted] == [b"0", b"40000", bytes(range(256)) * 400]
+
+
+def test_list_and_prepare_all_take_a_bucket_url(tmp_path, capsys):
+    from segprep.cli import main
+
+    raw = tmp_path / "raw"
+    api.sample("vipseg", raw / "vipseg", jobs=1)
+    fs = CountingMemoryFS()
+    fs.pipe_file("/all/raw/vipseg/VIPSeg.zip", (raw / "vipseg" / "VIPSeg.zip").read_bytes())
+    try:
+        assert main(["list", "--raw", "countmem://all/raw"]) == 0
+        assert "ready to prepare: vipseg" in capsys.readouterr().out
+        assert main(["prepare", "all", "--raw", "countmem://all/raw", "--data", str(tmp_path / "data"), "--jobs", "1",
+                     "--quiet"]) == 0
+        assert re.search(r"vipseg\s+prepared", capsys.readouterr().out)
+    finally:
+        fs.rm("/all", recursive=True)
+    assert api.prepare("vipseg", raw / "vipseg", tmp_path / "local", jobs=1, quiet=True).ok
+    assert state_free(tree_bytes(tmp_path / "data")) == state_free(tree_bytes(tmp_path / "local"))

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     listing = commands.add_parser("list", help="the datasets and the downloads each needs; with --raw, what is there")
-    listing.add_argument("--raw", type=Path, default=None, help="a folder of downloads to inspect")
+    listing.add_argument("--raw", type=_raw_arg, default=None, help="a folder (or URL) of downloads to inspect")
     listing.set_defaults(func=_list)
 
     prepare = commands.add_parser("prepare", help="build data/<dataset> from the raw download")
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     sample_sets = sample.add_subparsers(title="datasets", metavar="DATASET", required=True)
 
     every = prepare_sets.add_parser("all", help="every dataset whose downloads are complete in --raw (or --raw/<name>)")
-    every.add_argument("--raw", required=True, type=Path)
+    every.add_argument("--raw", required=True, type=_raw_arg, help="a folder or a URL (as for one dataset)")
     every.add_argument("--data", default=Path("data"), type=Path)
     every.add_argument("--quiet", action="store_true")
     _add_jobs(every)
