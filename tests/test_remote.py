@@ -381,6 +381,10 @@ def test_vipseg_from_an_object_store_archive_and_extracted(tmp_path):
         needed = needed_members("vipseg", raw, "VIPSeg.zip")
         floor = floor_bytes(archive, needed)
         assert floor <= CountingMemoryFS.served <= floor * 1.03 + remote.TAIL
+        CountingMemoryFS.served = 0  # a rerun: the same fingerprints (placeholders keep the remote size and date)
+        again = api.prepare("vipseg", "countmem://bucket/raw/vipseg/", tmp_path / "data", jobs=1, quiet=True)
+        assert again.ok and again.skipped == again.planned
+        assert CountingMemoryFS.served <= remote.TAIL + 2 * (archive.stat().st_size - zipfile.ZipFile(archive).start_dir)
         CountingMemoryFS.served = 0
         assert api.prepare("vipseg", "countmem://bucket/raw/vipseg-x/", tmp_path / "data-x", jobs=1, quiet=True).ok
         assert state_free(tree_bytes(tmp_path / "data-x")) == local
