@@ -454,6 +454,7 @@ class _Scheduler:
         self.failed = 0
         self.delivered = 0
         self.stop = False
+        self._shown = 0.0
 
     def run(self, todo: list[Task]) -> int:
         """Runs every task; returns how many were never run (fail-fast)."""
@@ -545,7 +546,12 @@ class _Scheduler:
             self.failed += 1
             if self.fail_fast:
                 self.stop = True
-        self.bar.advance(1, self.failed)
+        now = time.monotonic()
+        if remote.active() and now - self._shown >= 0.5:  # bytes fetched so far, twice a second at most
+            self._shown = now
+            self.bar.advance(1, self.failed, fetched=_human(remote.fetched_bytes()))
+        else:
+            self.bar.advance(1, self.failed)
 
 
 def _feeds(todo: list[Task]) -> list[Iterator[Item | TaskResult]]:

@@ -522,6 +522,17 @@ def open_file(parts: tuple[str, ...]) -> RangedFile:
     return RangedFile(r)
 
 
+def active() -> bool:
+    """True when some remote object is registered in this process (a remote --raw or home)."""
+    return bool(_registry)
+
+
+def fetched_bytes() -> int:
+    with _lock:
+        readers = list(_readers.values())
+    return sum(r.stats.bytes for r in readers)
+
+
 def totals() -> list[tuple[str, int, Stats, str]]:
     """(url, size, stats, label) of every remote object read in this process, sorted by URL."""
     with _lock:
