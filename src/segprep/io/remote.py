@@ -215,7 +215,7 @@ class HttpRanges(RangeReader):
 
         response = self._get(f"bytes={start}-{end - 1}", start)
         with response:
-            want = end - start - 0
+            want = end - start
             got = 0
             try:
                 for chunk in response.iter_content(1 << 16):
