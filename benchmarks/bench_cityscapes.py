@@ -26,7 +26,7 @@ import cityscapes_oracle  # noqa: E402
 from common import load_average, print_table, segprep, timed  # noqa: E402
 
 from segprep.engine.executors import default_jobs  # noqa: E402
-from segprep.samples.cityscapes import frame_stems  # noqa: E402
+from segprep.datasets.cityscapes.sample import frame_stems  # noqa: E402
 
 
 def run(command: list[str], **kw) -> tuple[float, float]:

@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).parent))
 from common import load_average, print_table, segprep  # noqa: E402
 
-from segprep.datasets.coco import panoptic_stuff_png  # noqa: E402
+from segprep.datasets.coco.work import panoptic_stuff_png  # noqa: E402
 from segprep.encodings import coco  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.io.images import encode_png  # noqa: E402
-from segprep.samples.coco import _annotations, render_panoptic, write_sample  # noqa: E402
+from segprep.datasets.coco.sample import _annotations, render_panoptic, write_sample  # noqa: E402
 
 CODEC_LIMIT_2_CORES = 645  # ../shared/docs/codec-limits.md, job (c)
 

@@ -26,7 +26,7 @@ from common import PeakDisk, disk_bytes, load_average, print_table, segprep, tim
 
 from segprep.datasets.kitti_step import TRAIN_SEQUENCES, VAL_SEQUENCES  # noqa: E402
 from segprep.engine.executors import default_jobs  # noqa: E402
-from segprep.samples.kitti_step import SEQUENCES  # noqa: E402
+from segprep.datasets.kitti_step.sample import SEQUENCES  # noqa: E402
 
 
 def manual_procedure(raw: Path, scratch: Path) -> None:

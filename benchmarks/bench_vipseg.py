@@ -42,7 +42,7 @@ from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.engine.malloc import tune_malloc  # noqa: E402
 from segprep.engine.parallel import imap_ordered  # noqa: E402
 from segprep.io.images import decode_png, decode_png_fast, encode_png_fast, resize_jpeg, resize_nearest  # noqa: E402
-from segprep.samples import vipseg as sample  # noqa: E402
+from segprep.datasets.vipseg import sample  # noqa: E402
 
 
 def write_input(raw: Path, videos: int, frames: int, jobs: int) -> list[tuple[str, str]]:

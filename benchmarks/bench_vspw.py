@@ -41,7 +41,7 @@ from segprep.engine.executors import default_jobs  # noqa: E402
 from segprep.engine.malloc import tune_malloc  # noqa: E402
 from segprep.engine.parallel import imap_ordered  # noqa: E402
 from segprep.io.images import decode_png_fast, encode_png_fast, jpeg_info, png_info, resize_jpeg, resize_nearest  # noqa: E402,E501
-from segprep.samples import vspw as sample  # noqa: E402
+from segprep.datasets.vspw import sample  # noqa: E402
 from segprep.samples.archives import write_tar  # noqa: E402
 
 TARGET = (853, 480)  # 1920x1080 -> change2_480p.py's (int(480*w/h), 480)

@@ -4,7 +4,7 @@ Generates an official-format train json of at least 200 MB (1280x720 videos, unc
 of moving ellipses), then converts it in fresh processes and prints wall time and peak memory
 (the process's maximum resident set size):
 
-- segprep: ``segprep.datasets.youtube_vis.convert`` (windowed read, tracks re-read by span, streamed write);
+- segprep: ``segprep.encodings.cocovid.convert`` (windowed read, tracks re-read by span, streamed write);
 - baseline, json.dump: ``json.load`` + the loop + ``json.dump`` to the file, which is what
   mmtracking's ``youtubevis2coco.py`` does through ``mmcv.load``/``mmcv.dump``;
 - baseline, json.dumps: the same with the C encoder (``json.dumps``, then one write).
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from segprep.samples.youtube_vis import write_large_json  # noqa: E402
+from segprep.datasets.youtube_vis.sample import write_large_json  # noqa: E402
 
 _CHILD = """
 import json, resource, sys, time
@@ -33,7 +33,7 @@ sys.path.insert(0, {tests!r})
 how, source, target = sys.argv[1:4]
 start = time.monotonic()
 if how == "segprep":
-    from segprep.datasets.youtube_vis import convert
+    from segprep.encodings.cocovid import convert
     with open(source, "rb") as f, open(target, "wb") as out:
         chunks, stats = convert(f, source, "2019", "train")
         for chunk in chunks:

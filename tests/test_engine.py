@@ -224,10 +224,14 @@ def test_move_consumes_sources_only_after_everything_is_written(tmp_path):
     bad = [Task(f"k{i}", actions.fail_on_bad, (s,), (f"{i}.txt",), {"bad": i == 2}) for i, s in enumerate(sources)]
     go(tmp_path, bad, placement="move")
     assert sorted(os.listdir(raw)) == ["0.txt", "1.txt", "2.txt"]  # a failure: nothing consumed
-    good = [Task(f"k{i}", actions.copy_upper, (s,), (f"{i}.txt",)) for i, s in enumerate(sources)]
-    summary = go(tmp_path, good, placement="move")
-    assert summary.ok and summary.consumed == 3 and os.listdir(raw) == []
+    converted = [Task(f"k{i}", actions.copy_upper, (s,), (f"{i}.txt",)) for i, s in enumerate(sources)]
+    summary = go(tmp_path, converted, placement="move")  # the outputs are other data: nothing was moved
+    assert summary.ok and summary.consumed == 0 and len(os.listdir(raw)) == 3
     assert (tmp_path / "out_root/1.txt").read_bytes() == b"X1"
+    placed = [Task(f"p{i}", actions.place_unchanged, (s,), (f"same/{i}.txt",)) for i, s in enumerate(sources)]
+    summary = go(tmp_path, placed, placement="move")
+    assert summary.ok and summary.consumed == 3 and os.listdir(raw) == []
+    assert (tmp_path / "out_root/same/1.txt").read_bytes() == b"x1"
 
 
 def test_not_enough_space_is_refused_before_writing(tmp_path, monkeypatch):

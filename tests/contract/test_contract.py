@@ -191,12 +191,12 @@ def test_a_run_killed_anywhere_resumes_to_the_same_bytes(case, tmp_path):
                                                                   _defaults(case)).tasks for rel in t.outputs}
     rng = random.Random(f"{case.name}/kill")
     points = [("tasks", rng.randint(1, max(1, len(case.tree) - len(finalized) - 1)))]
-    if finalized:
-        points.append(("finalize", len(case.tree) - len(finalized) + 1))
+    if finalized:  # every task output there: finalize is next (each of its writes waits 1 s first)
+        points.append(("finalize", len(case.tree) - len(finalized)))
     for label, files in points:
         data = tmp_path / label
         env = dict(os.environ, SEGPREP_TASK_DELAY_MS="150" if label == "tasks" else "0",
-                   SEGPREP_FINALIZE_DELAY_MS="300")
+                   SEGPREP_FINALIZE_DELAY_MS="1000")
         cmd = [sys.executable, "-m", "segprep", *case.cli("--raw", str(case.raw), "--data", str(data), "--jobs", "2")]
 
         def ready() -> bool:
@@ -204,7 +204,7 @@ def test_a_run_killed_anywhere_resumes_to_the_same_bytes(case, tmp_path):
             done = [p for p in root.rglob("*") if p.is_file() and TMP_MARK not in p.name] if root.exists() else []
             return len(done) >= files
 
-        _kill_when(cmd, env, ready)
+        _kill_when(cmd, env, lambda: ready() and (label == "tasks" or __import__("time").sleep(0.3) is None))
         if label == "finalize":  # the kill landed inside finalize: some aggregates are not there yet
             assert set(outputs(data / case.folder)) != set(case.tree), "finalize had finished: kill came too late"
         assert case.prepare(data).ok
