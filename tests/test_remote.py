@@ -552,3 +552,14 @@ def test_list_and_prepare_all_take_a_bucket_url(tmp_path, capsys):
         fs.rm("/all", recursive=True)
     assert api.prepare("vipseg", raw / "vipseg", tmp_path / "local", jobs=1, quiet=True).ok
     assert state_free(tree_bytes(tmp_path / "data")) == state_free(tree_bytes(tmp_path / "local"))
+
+
+def test_the_recipes_declare_what_each_home_serves():
+    served = {name: sorted(make().files()) for name, make in homes.homes().items()}
+    assert served == {
+        "cityscapes": ["gtFine_trainvaltest.zip", "leftImg8bit_sequence_trainvaltest.zip", "leftImg8bit_trainvaltest.zip"],
+        "coco": ["annotations_trainval2017.zip", "panoptic_annotations_trainval2017.zip", "train2017.zip",
+                 "val2017.zip"],
+        "kitti": ["data_odometry_color.zip", "data_tracking_image_2.zip"],
+    }
+    assert "--remote cityscapes" in datasets.get("cityscapes-vps").download_help()

@@ -7,7 +7,7 @@
   bytes are read remotely (``segprep.io.remote``). A web server cannot be listed: for
   ``https://`` the recipe's download names are looked up one by one. ``file://`` is a local path.
 * ``--remote cityscapes|kitti|coco``: a download missing from ``--raw`` is read where it is
-  published: the Cityscapes server with the user's account (the login and package ids of
+  published (the recipes declare which, with ``Download.home``): the Cityscapes server with the user's account (the login and package ids of
   cityscapesScripts' ``csDownload``: credentials from ``CITYSCAPES_USERNAME`` /
   ``CITYSCAPES_PASSWORD``, else the file ``csDownload`` stores, else a prompt), the public KITTI
   and COCO archives at the URLs the recipes declare. A local copy (whole, split, under another
@@ -172,14 +172,14 @@ class Home:
         raise NotImplementedError
 
 
-def _declared(match) -> dict[str, Known]:
-    """The downloads every recipe declares whose URL or page satisfies ``match``."""
+def declared(home: str) -> dict[str, Known]:
+    """The downloads the recipes declare with ``home=HOME`` (``Download.home``), by file name."""
     from segprep import datasets
 
     out: dict[str, Known] = {}
     for recipe in datasets.registry().values():
         for d in recipe.DOWNLOADS:
-            if match(d) and d.filename not in out:
+            if d.home == home and d.filename not in out:
                 out[d.filename] = Known(d.url, ALIASES.get(d.filename, ()), d.extracted)
     return out
 
@@ -187,11 +187,11 @@ def _declared(match) -> dict[str, Known]:
 class PublicHome(Home):
     """Public archives at the URLs the recipes declare (``SEGPREP_REMOTE_HOST_<NAME>`` replaces the host)."""
 
-    def __init__(self, name: str, label: str, host_part: str) -> None:
-        self.name, self.label, self._host_part = name, label, host_part
+    def __init__(self, name: str, label: str) -> None:
+        self.name, self.label = name, label
 
     def files(self) -> dict[str, Known]:
-        return _declared(lambda d: bool(d.url) and self._host_part in d.url)
+        return {name: known for name, known in declared(self.name).items() if known.url}
 
     def reader(self, filename: str) -> remote.RangeReader:
         from segprep.downloads import MIRROR_ENV, mirrored
@@ -218,7 +218,7 @@ class CityscapesHome(Home):
         self._lock = threading.Lock()
 
     def files(self) -> dict[str, Known]:
-        return _declared(lambda d: d.login and "cityscapes-dataset.com" in d.page)
+        return declared(self.name)
 
     def reader(self, filename: str) -> remote.RangeReader:
         with self._lock:
@@ -311,8 +311,8 @@ def _stored_credentials_path() -> Path:
 def homes() -> dict[str, type[Home] | object]:
     return {
         "cityscapes": CityscapesHome,
-        "kitti": lambda: PublicHome("kitti", "KITTI public archives", "avg-kitti"),
-        "coco": lambda: PublicHome("coco", "COCO public archives", "images.cocodataset.org"),
+        "kitti": lambda: PublicHome("kitti", "KITTI public archives"),
+        "coco": lambda: PublicHome("coco", "COCO public archives"),
     }
 
 
