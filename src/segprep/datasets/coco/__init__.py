@@ -32,6 +32,7 @@ IMAGES = {
         f"{split}2017.zip", size, "https://cocodataset.org/#download (images.cocodataset.org/zips/)",
         f"the {split} images, {split}2017/{{id:012d}}.jpg; the extracted {split}2017/ folder is accepted too",
         url=f"http://images.cocodataset.org/zips/{split}2017.zip", md5=md5, extracted=(f"{split}2017",),
+        home="coco",
     )
     # md5s as published with the COCO download scripts (the same values in every tool that checks them)
     for split, size, md5 in (("train", "18 GB", "cced6f7f71b7629ddf16f17bbcfab6b2"),
@@ -42,7 +43,7 @@ INSTANCES = Download(
     "annotations/instances_{train,val}2017.json (captions and keypoints are not needed); the extracted "
     "annotations/ folder is accepted too",
     url="http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
-    md5="f4bbac642086de4f52a3fdda2de5fa2c", extracted=("annotations/instances_train2017.json",),
+    md5="f4bbac642086de4f52a3fdda2de5fa2c", extracted=("annotations/instances_train2017.json",), home="coco",
 )
 PANOPTIC = Download(
     "panoptic_annotations_trainval2017.zip", "821 MB",
@@ -51,7 +52,7 @@ PANOPTIC = Download(
     "panoptic PNGs (read in place, no need to extract anything); extracted jsons, inner zips and "
     "panoptic_{train,val}2017/ PNG folders are accepted too",
     url="http://images.cocodataset.org/annotations/panoptic_annotations_trainval2017.zip",
-    md5="4170db65fc022c9c296af880dbca6055", extracted=("annotations/panoptic_train2017.json",),
+    md5="4170db65fc022c9c296af880dbca6055", extracted=("annotations/panoptic_train2017.json",), home="coco",
 )
 
 from segprep.datasets.coco.sources import _load_json, find_inputs, gc_paused  # noqa: E402
