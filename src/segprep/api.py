@@ -35,23 +35,37 @@ def prepare(
     options: dict[str, Any] | None = None,
     scheduler: str | None = None,
     verbose: bool = False,
+    remote: tuple[str, ...] | list[str] = (),
 ) -> RunSummary:
     """Builds ``data/<FOLDER>`` from the raw download in ``raw``; see ``RunSummary.ok``.
 
+    ``raw``: a folder, or a URL (``s3://``, ``gs://``, ``https://``, ``file://``...) whose archives are read
+    by byte ranges and whose files are read directly. ``remote``: homes (``cityscapes``, ``kitti``,
+    ``coco``) where downloads missing from ``raw`` are read in place (see ``segprep.io.homes``).
     ``scheduler``: the address of a Dask scheduler to run the tasks on (shared storage needed).
     """
+    from segprep.io import homes, remote as remote_io
+
     if placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}")
     recipe = datasets.get(name)
     options = {o.dest: o.default for o in recipe.OPTIONS} | dict(options or {})
     # Absolute paths: workers (other processes, other machines) may not share our working folder.
-    raw, data = Path(raw).absolute(), Path(data).absolute()
+    data = Path(data).absolute()
     out_root = data / recipe.FOLDER
     progress = Progress(quiet)
-    progress.say(f"{name}: looking for the download in {raw} ...")
-    plan = recipe.plan(raw, out_root, options)
-    run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler, verbose)
-    return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
+    remote_io.forget_all()
+    try:
+        if homes.is_url(raw):
+            progress.say(f"{name}: listing {raw} ...")
+        raw = homes.open_raw(str(raw), data / STATE_FOLDER, [d.filename for d in recipe.DOWNLOADS])
+        progress.say(f"{name}: looking for the download in {raw} ...")
+        with homes.activate(raw, list(remote), data / STATE_FOLDER):
+            plan = recipe.plan(raw, out_root, options)
+            run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler, verbose)
+            return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
+    finally:
+        remote_io.forget_all()
 
 
 @dataclass
@@ -62,32 +76,58 @@ class DatasetOutcome:
     summary: RunSummary | None = None
 
 
-def inventory(raw: str | Path) -> dict[str, list]:
-    """For every dataset: its downloads found, missing or wrong in ``raw`` (see ``segprep.inventory``)."""
-    from segprep import inventory as inv
+def inventory(raw: str | Path, state: str | Path | None = None) -> dict[str, list]:
+    """For every dataset: its downloads found, missing or wrong in ``raw`` (see ``segprep.inventory``); ``raw``
+    may be a URL (its index goes to ``state``, a temporary folder by default)."""
+    import tempfile
 
-    return {name: inv.inspect(recipe(), Path(raw)) for name, recipe in datasets.registry().items()}
+    from segprep import inventory as inv
+    from segprep.io import remote as remote_io
+
+    with tempfile.TemporaryDirectory(prefix="segprep-list-") as scratch:
+        try:
+            root = _raw_root(raw, Path(state) if state else Path(scratch))
+            return {name: inv.inspect(recipe(), root) for name, recipe in datasets.registry().items()}
+        finally:
+            remote_io.forget_all()
+
+
+def _raw_root(raw: str | Path, state: Path) -> Path:
+    """``raw`` as a folder to inspect: a URL gives its index of placeholders (every recipe's download names
+    are looked up on a web server)."""
+    from segprep.io import homes
+
+    if not homes.is_url(raw):
+        return Path(raw)
+    names = sorted({d.filename for recipe in datasets.registry().values() for d in recipe.DOWNLOADS})
+    return homes.open_raw(str(raw), state, names)
 
 
 def prepare_all(raw: str | Path, data: str | Path = "data", *, quiet: bool = False, **kw) -> list[DatasetOutcome]:
-    """Prepares every dataset whose downloads are complete in ``raw`` (or ``raw/<name>``), one after the other.
+    """Prepares every dataset whose downloads are complete in ``raw`` (or ``raw/<name>``), one after the other;
+    ``raw`` may be a URL, as for ``prepare``.
 
     A failure in one dataset does not stop the others.
     """
     from segprep import inventory as inv
+    from segprep.io import homes
 
-    raw = Path(raw)
     progress = Progress(quiet)
     outcomes = []
+    root = _raw_root(raw, Path(data).absolute() / STATE_FOLDER)
+    inspected = {name: inv.inspect(recipe(), root) for name, recipe in datasets.registry().items()}
     for name, recipe in datasets.registry().items():
-        found = inv.inspect(recipe(), raw)
+        found = inspected[name]
         if not inv.complete(found):
             problems = "; ".join(f"{f.download.filename} {f.status}" for f in found if f.status != "found")
             outcomes.append(DatasetOutcome(name, "skipped", problems))
             continue
         progress.say(f"== {name}")
+        where = inv.dataset_raw(root, recipe)
+        if homes.is_url(raw):
+            where = str(raw).rstrip("/") + (f"/{recipe.NAME}" if where != root else "")
         try:
-            summary = prepare(name, inv.dataset_raw(raw, recipe), data, quiet=quiet, **kw)
+            summary = prepare(name, where, data, quiet=quiet, **kw)
         except SegprepError as exc:
             outcomes.append(DatasetOutcome(name, "failed", str(exc)))
             continue

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     listing = commands.add_parser("list", help="the datasets and the downloads each needs; with --raw, what is there")
-    listing.add_argument("--raw", type=Path, default=None, help="a folder of downloads to inspect")
+    listing.add_argument("--raw", type=_raw_arg, default=None, help="a folder (or URL) of downloads to inspect")
     listing.set_defaults(func=_list)
 
     prepare = commands.add_parser("prepare", help="build data/<dataset> from the raw download")
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     sample_sets = sample.add_subparsers(title="datasets", metavar="DATASET", required=True)
 
     every = prepare_sets.add_parser("all", help="every dataset whose downloads are complete in --raw (or --raw/<name>)")
-    every.add_argument("--raw", required=True, type=Path)
+    every.add_argument("--raw", required=True, type=_raw_arg, help="a folder or a URL (as for one dataset)")
     every.add_argument("--data", default=Path("data"), type=Path)
     every.add_argument("--quiet", action="store_true")
     _add_jobs(every)
@@ -61,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     for name, recipe in datasets.registry().items():
         p = prepare_sets.add_parser(name, help=recipe.TITLE, description=f"{recipe.TITLE}. Downloads:\n"
                                     + recipe.download_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--raw", required=True, type=Path, help="folder with the official downloads (archives or extracted)")
+        p.add_argument("--raw", required=True, type=_raw_arg,
+                       help="folder with the official downloads (archives or extracted), or a URL: s3://, gs://, "
+                            "https://, file://... (archives are read by byte ranges, files directly)")
+        p.add_argument("--remote", action="append", default=[], metavar="HOME", choices=("cityscapes", "kitti", "coco"),
+                       help="read a download missing from --raw where it is published, fetching only the members "
+                            "needed: cityscapes (your account, as csDownload), kitti, coco (public); repeatable")
         p.add_argument("--data", default=Path("data"), type=Path, help="output root (default: data)")
         _add_jobs(p)
         mode = p.add_mutually_exclusive_group()
@@ -125,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raw_arg(text: str) -> str | Path:
+    return text if "://" in text else Path(text)
+
+
 def _add_jobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", "-j", type=int, default=None, help=f"worker processes (default: all cores, {default_jobs()})")
 
@@ -177,7 +186,8 @@ def _prepare(args: argparse.Namespace) -> int:
             raise SegprepError(f"--executor dask needs --scheduler tcp://HOST:PORT (or ${SCHEDULER_ENV})")
     summary = api.prepare(args.dataset, args.raw, args.data, jobs=args.jobs, placement=args.placement,
                           dry_run=args.dry_run, fail_fast=args.fail_fast, quiet=args.quiet,
-                          options=_recipe_options(args), scheduler=scheduler, verbose=args.verbose)
+                          options=_recipe_options(args), scheduler=scheduler, verbose=args.verbose,
+                          remote=args.remote)
     if summary.dry_run:
         print(summary.plan_text)
         return 0

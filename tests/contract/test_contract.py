@@ -400,21 +400,28 @@ def _wrong_pixel(path: Path) -> None:
     out.save(path, format="PNG")
 
 
-def _wrong_number(text: str) -> str | None:
-    """The json with its first non-trivial integer changed (an area, a size, an id)."""
+def _wrong_numbers(text: str) -> list[str]:
+    """The json with one number changed by 17: its first number (a size or an id in the header), and the
+    middle occurrence of its most frequent numeric field (an area or a box deep in the annotations)."""
     import re
 
-    for match in re.finditer(r'(?<=[:\[, ])(\d{2,})(?=[,\]}\s])', text):
-        value = int(match.group(1))
-        return text[: match.start()] + str(value + 17) + text[match.end():]
-    return None
+    found = list(re.finditer(r'"(\w+)":\s*\[?\s*(\d{2,})(?=[,\]}\s])', text))
+    if not found:
+        return []
+    by_key: dict[str, list] = {}
+    for match in found:
+        by_key.setdefault(match.group(1), []).append(match)
+    common = max(by_key.values(), key=len)
+    picks = {found[0].start(2): found[0], common[len(common) // 2].start(2): common[len(common) // 2]}
+    return [text[: m.start(2)] + str(int(m.group(2)) + 17) + text[m.end(2):] for _, m in sorted(picks.items())]
 
 
 def _written_by_prepare(case: Case) -> set[str]:
     from segprep.engine.journal import Journal
 
     journal = Journal(case.data / STATE / case.name / "journal.jsonl")
-    return {o.path for key in journal.entries for o in journal.get(key).outputs if o.digest is not None}
+    linked = {o.path for key in journal.entries for o in journal.get(key).outputs if o.digest is None}
+    return set(case.tree) - linked
 
 
 def test_verify_passes_then_names_each_planted_defect(case, tmp_path):
@@ -434,8 +441,8 @@ def test_verify_passes_then_names_each_planted_defect(case, tmp_path):
     for rel in _label_outputs(case).values():
         plants.append((rel, _wrong_pixel))
     for rel in sorted(r for r in case.tree if r.endswith(".json") and r in written):
-        if _wrong_number(case.tree[rel].decode("utf-8", "replace")) is not None:
-            plants.append((rel, lambda p: p.write_text(_wrong_number(p.read_text()))))
+        for k, text in enumerate(_wrong_numbers(case.tree[rel].decode("utf-8"))):
+            plants.append((rel, lambda p, text=text: p.write_text(text)))
     for rel, plant in plants:
         shutil.rmtree(data)
         copy_data(case, data)

@@ -82,3 +82,13 @@ def read_json(report, check: str, root, rel: str):
     except ValueError as exc:
         report.fail(check, rel, f"not valid json ({exc})")
     return None
+
+
+def same_as_chunks(path, chunks) -> bool:
+    """Whether the file holds exactly the concatenated ``chunks`` (read alongside them, never held whole):
+    a derived file checked against a fresh derivation without writing it."""
+    with open(path, "rb") as f:
+        for chunk in chunks:
+            if f.read(len(chunk)) != chunk:
+                return False
+        return f.read(1) == b""

@@ -36,11 +36,13 @@ class Download:
     tool: tuple[str, ...] = ()  # an official downloader for login-only files, "{raw}" and "{filename}" filled in
     extracted: tuple[str, ...] = ()  # relative paths whose presence means the archive was extracted instead
     optional: bool = False  # the dataset can be prepared without it (e.g. an unlabelled test split)
+    home: str = ""  # where `prepare --remote HOME` reads it in place when it is not in --raw (io/homes.py)
 
     def describe(self) -> str:
         size = f", {self.size}" if self.size else ""
         login = " (registration required)" if self.login else ""
-        return f"{self.filename}{size}: {self.holds}. From {self.page}{login}"
+        remote = f" Or read it in place: --remote {self.home}." if self.home else ""
+        return f"{self.filename}{size}: {self.holds}. From {self.page}{login}{remote}"
 
 
 @dataclass(frozen=True)

@@ -55,17 +55,30 @@ class OfficialJson:
     notes: list[str] = field(default_factory=list)
 
 
-def read_videos(scanner: JsonScanner) -> list[dict]:
-    """The checked ``videos`` of an official json, reading no further than needed."""
+def read_videos(scanner: JsonScanner, version: str | None = None) -> list[dict]:
+    """The checked ``videos`` of an official json, reading no further than needed. With ``version``, the
+    categories are checked too when they come before the annotations, so that a file of the other
+    dataset (OVIS / YouTube-VIS) or year is refused before anything is written."""
+    videos = None
     for member in scanner.members():
         if member.key == "videos":
-            return _check_videos(scanner.name, member.value())
-    raise BadInput(f"{scanner.name} has no 'videos': not a YouTube-VIS annotation file")
+            videos = _check_videos(scanner.name, member.value())
+            if version is None:
+                return videos
+        elif member.key == "categories" and version is not None:
+            _check_categories(scanner.name, member.value(), version, [])
+        elif member.key == "annotations" and videos is not None:
+            break
+    if videos is None:
+        raise BadInput(f"{scanner.name} has no 'videos': not an {'OVIS' if version == 'ovis' else 'YouTube-VIS'} "
+                       "annotation file")
+    return videos
 
 
 def read_official(scanner: JsonScanner, year: str, with_annotations: bool) -> OfficialJson:
     """Categories, videos and the byte spans of the tracks of an official json (one pass, windowed)."""
     categories = videos = None
+    official_null = False
     tracks: list[_Track] = []
     for member in scanner.members():
         if member.key == "categories":
@@ -74,13 +87,18 @@ def read_official(scanner: JsonScanner, year: str, with_annotations: bool) -> Of
             videos = _check_videos(scanner.name, member.value())
         elif member.key == "annotations" and with_annotations:
             if not member.is_array():
-                raise BadInput(f"{scanner.name}: 'annotations' is not a list")
+                if member.value() is not None:
+                    raise BadInput(f"{scanner.name}: 'annotations' is not a list")
+                official_null = True  # as in OVIS's valid/test files: a split without annotations
+                continue
             tracks = [_index_track(scanner.name, start, end, value)
                       for start, end, value in member.elements(raw=_RAW_SEGMENTATIONS)]
     if videos is None:
         raise BadInput(f"{scanner.name} has no 'videos': not a YouTube-VIS annotation file")
     official = OfficialJson(scanner.name, [], videos)
     official.categories = _check_categories(scanner.name, categories, year, official.notes)
+    if official_null:
+        official.notes.append(f"{scanner.name}: \"annotations\" is null: a split without annotations")
     frames = {v["id"]: len(v["file_names"]) for v in videos}
     for track in tracks:
         where = f"{scanner.name}: annotation {track.ident!r} (video {track.video_id!r})"
@@ -130,11 +148,13 @@ def _check_categories(name: str, categories: Any, year: str, notes: list[str]) -
     names = [c["name"] for c in sorted(categories, key=lambda c: (str(type(c["id"])), c["id"]))]
     version = vis.category_version(names)
     if version is not None and version != year:
-        raise BadInput(f"{name} holds the YouTube-VIS {version} categories, not the {year} ones: "
-                       f"prepare it with `segprep prepare youtube-vis-{version}`")
+        raise BadInput(f"{name} holds the {vis.dataset_title(version)} categories, not the "
+                       f"{vis.dataset_title(year)} ones ({len(vis.CATEGORIES[version])} classes: "
+                       f"{', '.join(vis.CATEGORIES[version][:3])}, ...): an {vis.dataset_title(version)} file given "
+                       f"as {vis.dataset_title(year)}. Prepare it with `segprep prepare {vis.recipe_name(version)}`")
     if version is None:
-        notes.append(f"{name}: the categories are not the official {year} ones (converted as they are; "
-                     "verify will report them)")
+        notes.append(f"{name}: the categories are not the official {vis.dataset_title(year)} ones (converted as "
+                     "they are; verify will report them)")
     return categories
 
 

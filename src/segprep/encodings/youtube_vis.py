@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 
 # Category names by id 1..40 (lxtGH/Video-K-Net mmtrack/datasets/youtube_vis_dataset.py CLASSES_2019_version
-# and CLASSES_2021_version; same order as Mask2Former's YTVIS_CATEGORIES_2019/2021).
+# and CLASSES_2021_version; same order as Mask2Former's YTVIS_CATEGORIES_2019/2021), and OVIS's 25 by id 1..25
+# exactly as published, misspellings included (qjy981010/CMaskTrack-RCNN mmdet/datasets/ovis.py; the same list
+# in DVIS's ytvis.py and Tube-Link's CLASSES_ovis): the mm-family loaders select classes by name, so a
+# corrected "Vehicle" or "Giant_Panda" would silently drop a class.
 CATEGORIES = {
     "2019": (
         "person", "giant_panda", "lizard", "parrot", "skateboard", "sedan", "ape", "dog", "snake", "monkey",
@@ -29,7 +32,22 @@ CATEGORIES = {
         "lizard", "monkey", "motorbike", "mouse", "parrot", "person", "rabbit", "shark", "skateboard", "snake",
         "snowboard", "squirrel", "surfboard", "tennis_racket", "tiger", "train", "truck", "turtle", "whale", "zebra",
     ),
+    "ovis": (
+        "Person", "Bird", "Cat", "Dog", "Horse", "Sheep", "Cow", "Elephant", "Bear", "Zebra",
+        "Giraffe", "Poultry", "Giant_panda", "Lizard", "Parrot", "Monkey", "Rabbit", "Tiger", "Fish", "Turtle",
+        "Bicycle", "Motorcycle", "Airplane", "Boat", "Vehical",
+    ),
 }
+
+
+def dataset_title(version: str) -> str:
+    """How messages name a category version: "OVIS" or "YouTube-VIS 2019"."""
+    return "OVIS" if version == "ovis" else f"YouTube-VIS {version}"
+
+
+def recipe_name(version: str) -> str:
+    """The segprep recipe that prepares files of this category version."""
+    return "ovis" if version == "ovis" else f"youtube-vis-{version}"
 
 
 def official_categories(version: str) -> list[dict]:
@@ -38,7 +56,7 @@ def official_categories(version: str) -> list[dict]:
 
 
 def category_version(names: Sequence[str]) -> str | None:
-    """The version whose 40 category names (by id order) these are, or None."""
+    """The version ("2019", "2021", "ovis") whose category names (by id order) these are, or None."""
     for version, official in CATEGORIES.items():
         if tuple(names) == official:
             return version

@@ -22,11 +22,16 @@ class Progress:
 class Bar:
     def __init__(self, bar: tqdm | None):
         self._bar = bar
+        self._info: dict[str, str | int] = {}
 
-    def advance(self, n: int = 1, failed: int | None = None) -> None:
+    def advance(self, n: int = 1, failed: int | None = None, **info: str) -> None:
+        """``info``: facts shown after the rate, e.g. ``fetched="1.2 GB"`` while reading remotely."""
         if self._bar is not None:
-            if failed:
-                self._bar.set_postfix(failed=failed, refresh=False)
+            if failed or info:
+                self._info.update(info)
+                if failed:
+                    self._info["failed"] = failed
+                self._bar.set_postfix(self._info, refresh=False)
             self._bar.update(n)
 
     def close(self) -> None:

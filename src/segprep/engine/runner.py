@@ -16,7 +16,7 @@ import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,15 @@ from segprep.engine.progress import Progress
 from segprep.engine.tasks import Placement, Task, TaskResult
 from segprep.engine.worker import WorkerConfig, debug_delay, run_batch
 from segprep.errors import NotEnoughSpace, SegprepError
+from segprep.io import remote
 from segprep.io.archives import Archive, iter_members
-from segprep.io.sources import FileSource
+from segprep.io.sources import FileSource, MemberSource, fetch_remote, is_remote, remote_wants
 
 MAX_BATCH = 32  # tasks per submission: amortises inter-process overhead, keeps the bar moving
 MAX_BATCH_BYTES = 64 << 20  # preloaded bytes per submission, so memory stays flat
 IN_FLIGHT_PER_JOB = 3  # submitted-but-unfinished batches per worker
+REMOTE_BATCH_BYTES = 64 << 20  # remote bytes fetched together (one batch fetching while the last is handed out)
+REMOTE_BATCH_TASKS = 1024
 
 
 @dataclass
@@ -178,11 +181,14 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
             todo.append(task)
     summary.skipped = len(plan.tasks) - len(todo)
     summary.bytes_needed = sum(_bytes_needed(task, out_root, options.placement) for task in todo)
+    fetching = remote_plan(todo)
     if options.dry_run:
-        summary.plan_text = describe_plan(plan, todo, summary, out_root)
+        summary.plan_text = describe_plan(plan, todo, summary, out_root, fetching)
         return summary
     for warning in plan.warnings:
         progress.say(f"{dataset}: {warning}")
+    for line in fetching:
+        progress.say(f"{dataset}: {line}")
     _check_space(out_root, summary.bytes_needed)
     lock = _take_lock(state_dir, dataset)
     atomic.remove_stale_temporaries([out_root, state_dir])
@@ -222,8 +228,51 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
         journal.compact()
         _write_failure_log(state_dir, summary.failures)
         lock.close()
+    summary.notes += remote_totals()
     summary.seconds = time.monotonic() - start
     return summary
+
+
+def remote_plan(todo: list[Task]) -> list[str]:
+    """What a run will fetch from remote archives and files, said before it starts (and by --dry-run)."""
+    sources = {s.describe(): s for task in todo for s in task.inputs if is_remote(s)}
+    if not sources:
+        return []
+    wants = remote_wants(list(sources.values()))
+    per_object: dict[tuple[str, ...], list] = defaultdict(list)
+    for want in wants:
+        per_object[want.parts].append(want)
+    lines = []
+    for parts, items in sorted(per_object.items()):
+        reader = remote.parts_reader(parts)
+        needed = sum(w.end - w.start for w in items)
+        what = f"{len(items):,} members" if items[0].extent is not None or len(parts) > 1 or \
+            items[0].end - items[0].start != reader.size else "the file"
+        share = f", {100 * needed / reader.size:.1f}%" if reader.size else ""
+        lines.append(f"remote: will fetch {_human(needed)} ({what}) of {reader.url} ({_human(reader.size)}{share}); "
+                     f"{_human(reader.stats.bytes)} read so far (listing)")
+    files = [w for w in wants if w.extent is None and len(per_object[w.parts]) == 1 and w.start == 0]
+    if len(lines) > 12:  # many remote files (an extracted download in a bucket): one line for them
+        total = sum(w.end - w.start for w in files)
+        lines = [line for line in lines if "(the file)" not in line][:12]
+        lines.append(f"remote: will fetch {_human(total)} in {len(files):,} files")
+    return lines
+
+
+def remote_totals() -> list[str]:
+    """Bytes fetched from each remote object in this run, against its size."""
+    rows = remote.totals()
+    lines = []
+    archives = [row for row in rows if row[2].bytes and row[1] > 0]
+    for url, size, stats, label in archives[:12]:
+        retried = f", {stats.retries:,} retried" if stats.retries else ""
+        relogged = f", {stats.relogins} new login(s)" if stats.relogins else ""
+        lines.append(f"remote: fetched {_human(stats.bytes)} of {_human(size)} ({100 * stats.bytes / size:.2f}%) in "
+                     f"{stats.requests:,} requests{retried}{relogged} from {url}")
+    if len(archives) > 12:
+        rest = archives[12:]
+        lines.append(f"remote: fetched {_human(sum(r[2].bytes for r in rest))} from {len(rest):,} more files")
+    return lines
 
 
 def _remove_outputs_of_other_shapes(journal: Journal, plan: Plan, shape: str, out_root: Path) -> int:
@@ -311,7 +360,8 @@ def _check_space(out_root: Path, needed: int) -> None:
         )
 
 
-def describe_plan(plan: Plan, todo: list[Task], summary: RunSummary, out_root: Path) -> str:
+def describe_plan(plan: Plan, todo: list[Task], summary: RunSummary, out_root: Path,
+                  fetching: list[str] = ()) -> str:
     lines = [f"plan for {summary.dataset} -> {out_root}"]
     lines += [f"  {note}" for note in plan.notes]
     lines += [f"  warning: {warning}" for warning in plan.warnings]
@@ -324,6 +374,7 @@ def describe_plan(plan: Plan, todo: list[Task], summary: RunSummary, out_root: P
         lines.append(f"  e.g. {task.describe_inputs()} -> {', '.join(task.outputs)}")
     free = shutil.disk_usage(_existing_ancestor(out_root)).free
     lines.append(f"  disk: writes {_human(summary.bytes_needed)}, {_human(free)} free")
+    lines += [f"  {line}" for line in fetching]
     return "\n".join(lines)
 
 
@@ -335,8 +386,11 @@ def _consume_sources(tasks: list[Task], out_root: Path, progress: Progress) -> i
     archives = set()
     for task in tasks:
         for source in task.inputs:
-            if not isinstance(source, FileSource):
-                archives.add(source.archive.parts[0])
+            if isinstance(source, MemberSource):
+                if not source.archive.remote:
+                    archives.add(source.archive.parts[0])
+            elif not isinstance(source, FileSource):
+                continue  # a remote file (--raw URL) is never deleted
             elif _lives_on(source.path, [out_root / rel for rel in task.outputs]):
                 os.unlink(source.path)
                 consumed += 1
@@ -400,6 +454,7 @@ class _Scheduler:
         self.failed = 0
         self.delivered = 0
         self.stop = False
+        self._shown = 0.0
 
     def run(self, todo: list[Task]) -> int:
         """Runs every task; returns how many were never run (fail-fast)."""
@@ -408,17 +463,24 @@ class _Scheduler:
         items = _interleave(_feeds(todo))
         batch: list[Item] = []
         batch_bytes = 0
-        for item in items:
-            if isinstance(item, TaskResult):  # a failure found while feeding (damaged archive)
-                self._deliver(item)
-                continue
-            if self.stop:
-                break
-            batch.append(item)
-            batch_bytes += sum(len(v) for v in (item[1] or {}).values())
-            if len(batch) >= batch_size or batch_bytes >= MAX_BATCH_BYTES:
+        try:
+            for item in items:
+                if isinstance(item, TaskResult):  # a failure found while feeding (damaged archive)
+                    self._deliver(item)
+                    continue
+                if self.stop:
+                    break
+                batch.append(item)
+                batch_bytes += sum(len(v) for v in (item[1] or {}).values())
+                if len(batch) >= batch_size or batch_bytes >= MAX_BATCH_BYTES:
+                    self._submit(batch)
+                    batch, batch_bytes = [], 0
+        except SegprepError:  # a feed cannot go on (a remote login refused): keep what is running, then stop
+            if batch:
                 self._submit(batch)
-                batch, batch_bytes = [], 0
+            while self.in_flight:
+                self._collect()
+            raise
         if batch and not self.stop:
             self._submit(batch)
         while self.in_flight:
@@ -484,12 +546,18 @@ class _Scheduler:
             self.failed += 1
             if self.fail_fast:
                 self.stop = True
-        self.bar.advance(1, self.failed)
+        now = time.monotonic()
+        if remote.active() and now - self._shown >= 0.5:  # bytes fetched so far, twice a second at most
+            self._shown = now
+            self.bar.advance(1, self.failed, fetched=_human(remote.fetched_bytes()))
+        else:
+            self.bar.advance(1, self.failed)
 
 
 def _feeds(todo: list[Task]) -> list[Iterator[Item | TaskResult]]:
     """One feed per archive that must be read in one pass, plus one for all random-access tasks."""
     by_archive: dict[Archive, list[Task]] = defaultdict(list)
+    fetched: list[Task] = []
     direct: list[Task] = []
     for task in todo:
         archives = {s.archive for s in task.inputs if s.sequential}
@@ -497,12 +565,60 @@ def _feeds(todo: list[Task]) -> list[Iterator[Item | TaskResult]]:
             raise ValueError(f"{task.key}: inputs from several one-pass archives (a recipe bug)")
         if archives:
             by_archive[archives.pop()].append(task)
+        elif any(is_remote(s) for s in task.inputs):
+            fetched.append(task)
         else:
             direct.append(task)
     feeds: list[Iterator[Item | TaskResult]] = [_stream(archive, tasks) for archive, tasks in sorted(
         by_archive.items(), key=lambda kv: kv[0].parts)]
+    if fetched:
+        feeds.append(_fetched(fetched))
     feeds.append(iter([(task, None) for task in direct]))
     return feeds
+
+
+def _fetched(tasks: list[Task]) -> Iterator[Item | TaskResult]:
+    """Tasks with remote inputs, with their bytes: fetched by ranges in bounded batches, the next batch
+    downloading while this one is handed to the workers (so at most two batches are held in memory).
+
+    Tasks go in archive order (neighbouring members merge into one request) and tasks that share a
+    member stay in one batch, so no member is fetched twice."""
+    wants = {w.key: w for w in remote_wants([s for task in tasks for s in task.inputs if is_remote(s)])}
+
+    def position(task: Task):
+        return min((wants[s.describe()].parts, wants[s.describe()].start) for s in task.inputs if is_remote(s))
+
+    batches: list[list[Task]] = [[]]
+    keys: set[str] = set()
+    size = 0
+    for task in sorted(tasks, key=position):
+        mine = {s.describe() for s in task.inputs if is_remote(s)}
+        full = size >= REMOTE_BATCH_BYTES or len(batches[-1]) >= REMOTE_BATCH_TASKS
+        if batches[-1] and full and not (mine & keys) or size >= 2 * REMOTE_BATCH_BYTES:
+            batches.append([])
+            keys = set()
+            size = 0
+        batches[-1].append(task)
+        size += sum(wants[k].end - wants[k].start for k in mine - keys)
+        keys |= mine
+
+    def fetch(batch: list[Task]) -> dict:
+        return fetch_remote([s for task in batch for s in task.inputs])
+
+    with ThreadPoolExecutor(1, thread_name_prefix="segprep-prefetch") as prefetcher:
+        pending = prefetcher.submit(fetch, batches[0])
+        for index, batch in enumerate(batches):
+            fetched = pending.result()
+            if index + 1 < len(batches):
+                pending = prefetcher.submit(fetch, batches[index + 1])
+            for task in batch:
+                loaded = {s.describe(): fetched[s.describe()] for s in task.inputs if is_remote(s)}
+                errors = [str(v) for v in loaded.values() if isinstance(v, SegprepError)]
+                if errors:
+                    yield TaskResult(task.key, False, error="; ".join(errors))
+                else:
+                    yield task, loaded
+            del fetched
 
 
 def _stream(archive: Archive, tasks: list[Task]) -> Iterator[Item | TaskResult]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segprep.errors import BadInput, UnsafeArchive
+from segprep.io import remote
 
 # Suffix -> kind; longest suffix first so ".tar.gz" wins over ".gz".
 _KINDS = (
@@ -67,6 +68,11 @@ class Archive:
         if len(self.parts) > 1:
             name = f"{name} (+{len(self.parts) - 1} parts)"
         return f"{name}!{self.inner}" if self.inner else name
+
+    @property
+    def remote(self) -> bool:
+        """True when the bytes are on a server or in an object store (``segprep.io.remote``)."""
+        return remote.is_remote(self.parts)
 
     @property
     def sequential(self) -> bool:
@@ -114,7 +120,9 @@ def find_archive(directory: Path, filename: str) -> Archive | None:
                 if match and entry.is_file():
                     parts[match.group(1)] = entry
     if not parts:
-        return None
+        from segprep.io import homes  # --remote: a download missing here may be read where it is published
+
+        return homes.home_archive(directory, filename)
     ordered = sorted(parts)
     for index, suffix in enumerate(ordered):
         expected = _part_suffix(index)
@@ -310,21 +318,35 @@ def _open_zip(archive: Archive) -> zipfile.ZipFile:
         if len(archive.parts) != 1:
             raise BadInput(f"{archive.display}: split zip archives are not supported; join the parts first")
         try:
+            if archive.remote:
+                zf = zipfile.ZipFile(remote.open_file(archive.parts))
+                remote.remember_layout((archive.parts, None), zf, 0, archive.size())
+                return zf
             return zipfile.ZipFile(archive.parts[0])
         except (zipfile.BadZipFile, OSError) as exc:
             raise _damaged(archive, exc) from None
-    outer = zipfile.ZipFile(archive.parts[0])
+    outer = zipfile.ZipFile(_open_file(archive.parts[0]))
     info = outer.getinfo(archive.inner)
     if info.compress_type == zipfile.ZIP_STORED:
         start = _stored_data_offset(archive.parts[0], info)
         outer.close()
-        return zipfile.ZipFile(_Slice(archive.parts[0], start, info.file_size))
+        zf = zipfile.ZipFile(_Slice(archive.parts[0], start, info.file_size))
+        if archive.remote:
+            remote.remember_layout((archive.parts, archive.inner), zf, start, info.file_size)
+        return zf
     # Deflated: a seekable-by-rereading stream; callers read members in offset order.
     return zipfile.ZipFile(outer.open(info))
 
 
+def _open_file(path: str):
+    """A part of an archive, local or remote, as a seekable binary file."""
+    if remote.lookup(path) is not None:
+        return remote.open_file((path,))
+    return open(path, "rb")
+
+
 def _stored_data_offset(path: str, info: zipfile.ZipInfo) -> int:
-    with open(path, "rb") as f:
+    with _open_file(path) as f:
         f.seek(info.header_offset)
         header = f.read(30)
     if len(header) != 30 or header[:4] != b"PK\x03\x04":
@@ -358,7 +380,7 @@ class _Slice(_Window):
     """A read-only window [start, start+size) of a file: a zip stored inside a zip."""
 
     def __init__(self, path: str, start: int, size: int) -> None:
-        self._f = open(path, "rb")
+        self._f = _open_file(path)
         self._start, self._size, self._pos = start, size, 0
 
     def readinto(self, buffer) -> int:
@@ -421,6 +443,9 @@ def _decompressed(archive: Archive) -> Iterator[io.BufferedIOBase]:
 
 
 def _open_parts(archive: Archive) -> io.BufferedReader:
+    if archive.remote:  # block reads: headers of a plain tar, or one pass through a compressed one
+        readahead = (8 << 20) if archive.sequential else (64 << 10)
+        return io.BufferedReader(remote.RangedFile(remote.parts_reader(archive.parts), readahead=readahead))
     if len(archive.parts) == 1:
         return open(archive.parts[0], "rb")
     # The default buffer, as for one file: a larger one is refilled whole at every seek, so listing a

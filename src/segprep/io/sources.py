@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
-from segprep.errors import MissingInput
-from segprep.io.archives import Archive, ArchiveReader, Member, iter_members
+from segprep.errors import MissingInput, SegprepError
+from segprep.io import remote
+from segprep.io.archives import Archive, ArchiveReader, Member, _open_zip, iter_members
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,11 @@ class FileSource:
     mtime_ns: int
 
     @classmethod
-    def of(cls, path: str | Path) -> "FileSource":
+    def of(cls, path: str | Path) -> "FileSource | RemoteFile":
+        """The file at ``path``; a placeholder of a remote file (``--raw URL``) gives a ``RemoteFile``."""
+        found = remote.lookup(path)
+        if found is not None:
+            return RemoteFile(str(path), found.url, found.size, found.mtime_ns)
         st = os.stat(path)
         return cls(str(path), st.st_size, st.st_mtime_ns)
 
@@ -61,7 +66,66 @@ class MemberSource:
         return ["member", self.archive.fingerprint(), m.name, m.size, m.crc, m.offset]
 
 
-Source = Union[FileSource, MemberSource]
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file of an extracted download that is on a server or in an object store (``--raw s3://...``).
+
+    ``path`` is its placeholder in the local index (so recipes compute relative paths as for a file);
+    the engine fetches its bytes in the main process and hands them to the task. Never linked.
+    """
+
+    path: str
+    url: str
+    size: int
+    mtime_ns: int
+
+    sequential = False
+
+    def describe(self) -> str:
+        return self.url
+
+    def fingerprint(self) -> list:
+        return ["remote-file", self.url, self.size, self.mtime_ns]
+
+
+Source = Union[FileSource, MemberSource, RemoteFile]
+
+
+def is_remote(source: Source) -> bool:
+    """True for what the engine fetches by ranges before the task runs (not one-pass archives)."""
+    if isinstance(source, RemoteFile):
+        return True
+    return isinstance(source, MemberSource) and not source.sequential and source.archive.remote
+
+
+def remote_wants(sources: Collection[Source]) -> list[remote.Want]:
+    """What to fetch for these remote sources (see ``is_remote``), each once."""
+    wants: dict[str, remote.Want] = {}
+    for source in sources:
+        key = source.describe()
+        if key in wants:
+            continue
+        if isinstance(source, RemoteFile):
+            wants[key] = remote.Want(key, (source.path,), 0, source.size, name=source.url)
+            continue
+        archive, member = source.archive, source.member
+        if archive.kind != "zip":  # an uncompressed tar: the member's bytes are one range
+            wants[key] = remote.Want(key, archive.parts, member.offset, member.offset + member.size, name=member.name)
+            continue
+        layout = remote.layout((archive.parts, archive.inner))
+        if layout is None:  # listed in another process (or not yet): read the directory again
+            _open_zip(archive).close()
+            layout = remote.layout((archive.parts, archive.inner))
+        extent = layout.get(member.name) if layout else None
+        if extent is None:
+            raise SegprepError(f"{archive.display}: no member {member.name} in its directory (changed on the server?)")
+        wants[key] = remote.Want(key, archive.parts, extent.start, extent.end, extent, member.name)
+    return list(wants.values())
+
+
+def fetch_remote(sources: Collection[Source]) -> dict[str, bytes | SegprepError]:
+    """The bytes of remote sources keyed by ``describe()`` (or the error naming each one that failed)."""
+    return remote.fetch(remote_wants([s for s in sources if is_remote(s)]))
 
 
 class SourceReader:
@@ -71,6 +135,12 @@ class SourceReader:
         self._archives = ArchiveReader()
 
     def read(self, source: Source, preloaded: dict[str, bytes] | None = None) -> bytes:
+        if preloaded is not None and not isinstance(source, FileSource):
+            data = preloaded.get(source.describe())
+            if data is not None:
+                return data
+        if isinstance(source, RemoteFile):
+            return _fetch_one(source)
         if isinstance(source, FileSource):
             try:
                 with open(source.path, "rb") as f:
@@ -93,11 +163,23 @@ def read_once(source: Source) -> bytes:
     archive is read by a pass that stops at it."""
     if isinstance(source, MemberSource) and source.sequential:
         return dict(iter_members(source.archive, [source.member.name]))[source.member.name]
+    if is_remote(source):
+        return _fetch_one(source)
     reader = SourceReader()
     try:
         return reader.read(source)
     finally:
         reader.close()
+
+
+def _fetch_one(source: Source) -> bytes:
+    if isinstance(source, RemoteFile) and remote.lookup(source.path) is None:  # a worker: open the URL itself
+        remote.register(source.path, remote.Remote(source.url, lambda: remote.FsspecRanges(source.url),
+                                                   source.size, source.mtime_ns))
+    data = fetch_remote([source])[source.describe()]
+    if isinstance(data, SegprepError):
+        raise data
+    return data
 
 
 def walk_dirs(root: Path, max_depth: int, enter=lambda name: True,

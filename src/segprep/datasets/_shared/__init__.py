@@ -7,4 +7,6 @@
 - ``dvps.py``: the depth and PNG checks of the DVPS datasets;
 - ``video_frames.py``, ``video_frames_sample.py``: what VIPSeg and VSPW share (split lists, the
   resize rule; the sample scenes).
+- ``vis_holdout.py``: ``--holdout``, the local validation split of train that the YouTube-VIS and
+  OVIS recipes write (the split itself is ``encodings/holdout.py``).
 """

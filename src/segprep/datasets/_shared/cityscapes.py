@@ -11,5 +11,5 @@ GT = Download(
     "instanceIds.png,color.png} with README and license.txt at the root; its extracted gtFine/ folder (and "
     "license.txt beside it) is accepted too", login=True,
     tool=("csDownload", "--resume", "-d", "{raw}", "{filename}"),  # cityscapesScripts' downloader, asks for the account
-    extracted=("gtFine",),
+    extracted=("gtFine",), home="cityscapes",
 )

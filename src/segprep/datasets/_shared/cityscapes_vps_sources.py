@@ -43,6 +43,7 @@ SEQUENCE = Download(
     "{city}_{seq}_{frame}_leftImg8bit.png; only the val snippets are read (nothing is extracted). Also accepted: "
     "leftImg8bit_sequence.zip, or the extracted leftImg8bit_sequence/val/ folder", login=True,
     tool=("csDownload", "--resume", "-d", "{raw}", "{filename}"), extracted=("leftImg8bit_sequence",),
+    home="cityscapes",
 )
 SEQUENCE_NAMES = ("leftImg8bit_sequence_trainvaltest.zip", "leftImg8bit_sequence.zip")
 GT_NAMES = ("gtFine_trainvaltest.zip", "gtFine.zip")

@@ -49,6 +49,7 @@ IMAGES = Download(
     "left 8-bit images, leftImg8bit/{train,val,test}/{city}/{city}_{seq}_{frame}_leftImg8bit.png with README "
     "and license.txt at the root; its extracted leftImg8bit/ folder is accepted too", login=True,
     tool=("csDownload", "--resume", "-d", "{raw}", "{filename}"), extracted=("leftImg8bit",),
+    home="cityscapes",
 )
 Key = tuple[str, str, str]  # (split, city, stem)
 

@@ -32,6 +32,7 @@ IMAGES = {
         f"{split}2017.zip", size, "https://cocodataset.org/#download (images.cocodataset.org/zips/)",
         f"the {split} images, {split}2017/{{id:012d}}.jpg; the extracted {split}2017/ folder is accepted too",
         url=f"http://images.cocodataset.org/zips/{split}2017.zip", md5=md5, extracted=(f"{split}2017",),
+        home="coco",
     )
     # md5s as published with the COCO download scripts (the same values in every tool that checks them)
     for split, size, md5 in (("train", "18 GB", "cced6f7f71b7629ddf16f17bbcfab6b2"),
@@ -42,7 +43,7 @@ INSTANCES = Download(
     "annotations/instances_{train,val}2017.json (captions and keypoints are not needed); the extracted "
     "annotations/ folder is accepted too",
     url="http://images.cocodataset.org/annotations/annotations_trainval2017.zip",
-    md5="f4bbac642086de4f52a3fdda2de5fa2c", extracted=("annotations/instances_train2017.json",),
+    md5="f4bbac642086de4f52a3fdda2de5fa2c", extracted=("annotations/instances_train2017.json",), home="coco",
 )
 PANOPTIC = Download(
     "panoptic_annotations_trainval2017.zip", "821 MB",
@@ -51,13 +52,14 @@ PANOPTIC = Download(
     "panoptic PNGs (read in place, no need to extract anything); extracted jsons, inner zips and "
     "panoptic_{train,val}2017/ PNG folders are accepted too",
     url="http://images.cocodataset.org/annotations/panoptic_annotations_trainval2017.zip",
-    md5="4170db65fc022c9c296af880dbca6055", extracted=("annotations/panoptic_train2017.json",),
+    md5="4170db65fc022c9c296af880dbca6055", extracted=("annotations/panoptic_train2017.json",), home="coco",
 )
 
 from segprep.datasets.coco.sources import _load_json, find_inputs, gc_paused  # noqa: E402
 from segprep.datasets._shared.actions import place_json  # noqa: E402
 from segprep.datasets.coco.work import _image_tasks, _panoptic_tasks, thing_rles  # noqa: E402
 from segprep.datasets.coco.verify import verify_coco  # noqa: E402
+from segprep.datasets.coco import coco2vis  # noqa: E402
 from segprep.datasets.coco.report import CocoReport  # noqa: E402
 
 
@@ -72,6 +74,9 @@ class Coco(CocoReport, Recipe):
         Option("splits", "comma-separated splits to prepare", "train,val", shapes_output=False),
         Option("thing-only-json", f"also write {THING_ONLY_JSON} (thing segments as COCO instances, RLE masks)",
                False, None, flag=True, shapes_output=False),
+        Option("coco2vis", "also write annotations/coco2{ytvis2019,ytvis2021,ovis}_{split}.json, the COCO pseudo-video "
+               "files of DVIS, MinVIS, GenVIS, CTVIS (see datasets/coco/coco2vis.py)", False, None, flag=True,
+               shapes_output=False),
     )
     SAMPLE_OPTIONS = (
         Option("train-images", "train images", 6, int),
@@ -110,6 +115,8 @@ class Coco(CocoReport, Recipe):
                 tasks.append(Task(f"annotations/{name}", place_json, (found.jsons[name],), (f"annotations/{name}",),
                                   group="annotations"))
             tasks += _image_tasks(split, found.images[split], panoptic)
+            if options.get("coco2vis"):
+                tasks += coco2vis.tasks(found.jsons[instances_name], split)
             pan_tasks, unlisted = _panoptic_tasks(split, found.pngs[split], panoptic, thing_only and split == "train")
             tasks += pan_tasks
             if unlisted:

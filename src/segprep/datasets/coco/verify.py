@@ -17,7 +17,7 @@ from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.errors import BadInput
 from segprep.io.images import decode_png_fast, png_info
-from segprep.datasets.coco import PUBLISHED_IMAGES, SPLITS
+from segprep.datasets.coco import PUBLISHED_IMAGES, SPLITS, coco2vis
 from segprep.datasets.coco.work import decode_ids
 
 
@@ -79,6 +79,7 @@ def verify_coco(out_root: Path, report: Report, official: bool, jobs: int, progr
         if isinstance(result, Exception):
             result = [("panoptic png", item[0], f"{type(result).__name__}: {result}")]
         report.add((check, os.path.relpath(path, out_root), message) for check, path, message in result)
+    coco2vis.verify(out_root, report)
     if official:
         _check_official(counts, out_root, report)
 

@@ -30,7 +30,7 @@ IMAGES = Download(
     "testing/image_02/ (0000-0028); its extracted training/ and testing/ folders, or DeepLab2's "
     "images/{train,val,test}/{seq:04d}/ are accepted too",
     url="https://s3.eu-central-1.amazonaws.com/avg-kitti/data_tracking_image_2.zip",
-    extracted=("training/image_02", "testing/image_02", "images/train", "images/test"),
+    extracted=("training/image_02", "testing/image_02", "images/train", "images/test"), home="kitti",
 )
 MAPS = Download(
     "kitti-step.tar.gz", "",

@@ -56,7 +56,7 @@ IMAGES = Download(
     "KITTI odometry colour images, dataset/sequences/{seq:02d}/image_2/{frame:06d}.png (only sequences 00-10 of "
     "image_2 are read); the extracted sequences/ folder is accepted too",
     url="https://s3.eu-central-1.amazonaws.com/avg-kitti/data_odometry_color.zip",
-    extracted=("dataset/sequences", "sequences"),
+    extracted=("dataset/sequences", "sequences"), home="kitti",
 )
 KINDS = ("leftImg8bit", "gtFine_class", "gtFine_instance", "depth")
 

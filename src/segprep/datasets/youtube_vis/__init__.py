@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from segprep.datasets._shared import vis_holdout
 from segprep.datasets.base import Option, Recipe, parse_splits
 from segprep.engine.runner import FinalizeContext, Plan
 from segprep.engine.tasks import Task
@@ -56,6 +57,7 @@ class YouTubeVIS(YouTubeVISVerify, YouTubeVISReport, Recipe):
                "here)", "train,valid,test", shapes_output=False),
         Option("all-frames", "also place the frames between the annotated ones, from the *_all_frames downloads",
                False, flag=True),
+        *vis_holdout.OPTIONS,
     )
     SAMPLE_OPTIONS = (
         Option("frames", "annotated frames per video", 4, int),
@@ -100,11 +102,14 @@ class YouTubeVIS(YouTubeVISVerify, YouTubeVISReport, Recipe):
                         raise MissingInput(f"{raw}: {problem}. Expected:\n{self.download_help()}")
                     warnings.append(problem)
                     continue
-                videos = _plan_videos(json_source, reader)
+                videos = plan_videos(json_source, reader, self.YEAR)
                 tasks += self._json_tasks(split, json_source)
+                if split == "train":
+                    tasks += vis_holdout.tasks(options, self.YEAR, json_source, "annotations/train.json")
                 tasks += _frame_tasks(split, videos, stores, all_frames)
         finally:
             reader.close()
+        warnings += vis_holdout.unused(options, tasks)
         if not tasks:
             raise MissingInput(f"{raw}: nothing to prepare ({'; '.join(warnings)}). Expected:\n{self.download_help()}")
         return Plan(tasks, self.salt(options), found.notes, finalize=_print_stats, warnings=warnings)
@@ -147,16 +152,20 @@ class YouTubeVIS(YouTubeVISVerify, YouTubeVISReport, Recipe):
                      all_frames=bool(options.get("all_frames")), jobs=jobs)
 
 
-def _plan_videos(source: Source, reader: SourceReader) -> list[dict]:
+def plan_videos(source: Source, reader: SourceReader, version: str) -> list[dict]:
+    """``read_videos`` of a json file or archive member (see there; also OVIS's)."""
     if isinstance(source, FileSource):
         with open(source.path, "rb") as f:
-            return read_videos(JsonScanner(f, source.describe()))
+            return read_videos(JsonScanner(f, source.describe()), version)
     import io
 
-    return read_videos(JsonScanner(io.BytesIO(reader.read(source)), source.describe()))
+    return read_videos(JsonScanner(io.BytesIO(reader.read(source)), source.describe()), version)
 
 
-def _frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_frames: bool) -> list[Task]:
+def _frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_frames: bool,
+                 folder: str = "") -> list[Task]:
+    """A task per frame, placed at ``{folder}/<video>/<frame>`` (``{split}/JPEGImages`` unless given)."""
+    folder_out = folder or f"{split}/JPEGImages"
     tasks = []
     group = f"{split} frames"
     for video in videos:
@@ -168,7 +177,7 @@ def _frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_f
             extra = sorted(listed - {frame for v, frame in wanted if v == name})
             wanted += [(name, frame) for frame in extra]
         for folder, frame in wanted:
-            output = f"{split}/JPEGImages/{folder}/{frame}"
+            output = f"{folder_out}/{folder}/{frame}"
             stores_in_order = [s for s in stores if s.all_frames] if all_frames else stores
             source = next((src for s in stores_in_order if (src := s.source(folder, frame)) is not None), None)
             if source is None:

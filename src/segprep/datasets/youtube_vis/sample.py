@@ -82,7 +82,17 @@ def write_sample(out: Path, year: str, frames: int = 4, all_frames: bool = False
 def render_frame(item) -> tuple[bytes, dict | None]:
     """JPEG bytes of one frame and, when annotated, {instance: (class, rle, area, bbox)} of its objects."""
     _, split, index, (width, height), t, annotate = item
-    frame = _scene(VIDEOS[split][index][1], width, height).render(t, void_ring=0)
+    jpeg, objects = render_objects(VIDEOS[split][index][1], width, height, t, annotate)
+    if objects is None:
+        return jpeg, None
+    return jpeg, {ident: (cls, vis.rle_encode(mask), int(mask.sum()), vis.mask_bbox(mask))
+                  for ident, (cls, mask) in objects.items()}
+
+
+def render_objects(seed: int, width: int, height: int, t: int, annotate: bool) -> tuple[bytes, dict | None]:
+    """A street-scene frame as JPEG bytes and, when annotated, {instance: (class, boolean mask)} (also
+    the OVIS sample's frames)."""
+    frame = _scene(seed, width, height).render(t, void_ring=0)
     buffer = io.BytesIO()
     Image.fromarray(frame.rgb).save(buffer, format="JPEG", quality=90)
     if not annotate:
@@ -90,8 +100,7 @@ def render_frame(item) -> tuple[bytes, dict | None]:
     objects = {}
     for ident in sorted(set(np.unique(frame.instance).tolist()) - {0}):
         mask = frame.instance == ident
-        cls = int(frame.semantic[mask][0])
-        objects[ident] = (cls, vis.rle_encode(mask), int(mask.sum()), vis.mask_bbox(mask))
+        objects[ident] = (int(frame.semantic[mask][0]), mask)
     return buffer.getvalue(), objects
 
 
