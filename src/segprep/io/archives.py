@@ -11,7 +11,6 @@ would leave the archive root is refused, with its name), then read one at a time
 
 from __future__ import annotations
 
-import bisect
 import bz2
 import gzip
 import io
@@ -20,7 +19,6 @@ import os
 import posixpath
 import re
 import stat
-import struct
 import tarfile
 import zipfile
 import zlib
@@ -30,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segprep.errors import BadInput, UnsafeArchive
-from segprep.io import remote
+from segprep.io import remote, remote_fetch
+from segprep.io.filewindows import Parts, Slice, open_file, stored_data_offset
 
 # Suffix -> kind; longest suffix first so ".tar.gz" wins over ".gz".
 _KINDS = (
@@ -320,113 +319,22 @@ def _open_zip(archive: Archive) -> zipfile.ZipFile:
         try:
             if archive.remote:
                 zf = zipfile.ZipFile(remote.open_file(archive.parts))
-                remote.remember_layout((archive.parts, None), zf, 0, archive.size())
+                remote_fetch.remember_layout((archive.parts, None), zf, 0, archive.size())
                 return zf
             return zipfile.ZipFile(archive.parts[0])
         except (zipfile.BadZipFile, OSError) as exc:
             raise _damaged(archive, exc) from None
-    outer = zipfile.ZipFile(_open_file(archive.parts[0]))
+    outer = zipfile.ZipFile(open_file(archive.parts[0]))
     info = outer.getinfo(archive.inner)
     if info.compress_type == zipfile.ZIP_STORED:
-        start = _stored_data_offset(archive.parts[0], info)
+        start = stored_data_offset(archive.parts[0], info)
         outer.close()
-        zf = zipfile.ZipFile(_Slice(archive.parts[0], start, info.file_size))
+        zf = zipfile.ZipFile(Slice(archive.parts[0], start, info.file_size))
         if archive.remote:
-            remote.remember_layout((archive.parts, archive.inner), zf, start, info.file_size)
+            remote_fetch.remember_layout((archive.parts, archive.inner), zf, start, info.file_size)
         return zf
     # Deflated: a seekable-by-rereading stream; callers read members in offset order.
     return zipfile.ZipFile(outer.open(info))
-
-
-def _open_file(path: str):
-    """A part of an archive, local or remote, as a seekable binary file."""
-    if remote.lookup(path) is not None:
-        return remote.open_file((path,))
-    return open(path, "rb")
-
-
-def _stored_data_offset(path: str, info: zipfile.ZipInfo) -> int:
-    with _open_file(path) as f:
-        f.seek(info.header_offset)
-        header = f.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise BadInput(f"{os.path.basename(path)}:{info.filename}: bad local header (damaged archive)")
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    return info.header_offset + 30 + name_len + extra_len
-
-
-class _Window(io.RawIOBase):
-    """Base of the read-only seekable views below: position bookkeeping; subclasses read."""
-
-    _size = 0
-    _pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-
-class _Slice(_Window):
-    """A read-only window [start, start+size) of a file: a zip stored inside a zip."""
-
-    def __init__(self, path: str, start: int, size: int) -> None:
-        self._f = _open_file(path)
-        self._start, self._size, self._pos = start, size, 0
-
-    def readinto(self, buffer) -> int:
-        n = max(0, min(len(buffer), self._size - self._pos))
-        if n == 0:
-            return 0
-        self._f.seek(self._start + self._pos)
-        got = self._f.readinto(memoryview(buffer)[:n])
-        self._pos += got
-        return got
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
-
-
-class _Parts(_Window):
-    """The parts of a split archive read as one seekable stream (never concatenated on disk)."""
-
-    def __init__(self, paths: tuple[str, ...]) -> None:
-        self._files = [open(p, "rb") for p in paths]
-        self._starts = []
-        total = 0
-        for f in self._files:
-            self._starts.append(total)
-            total += os.fstat(f.fileno()).st_size
-        self._size, self._pos = total, 0
-
-    def readinto(self, buffer) -> int:
-        view = memoryview(buffer)
-        done = 0
-        while done < len(view) and self._pos < self._size:
-            index = bisect.bisect_right(self._starts, self._pos) - 1
-            f = self._files[index]
-            f.seek(self._pos - self._starts[index])
-            got = f.readinto(view[done:])
-            if not got:
-                break
-            done += got
-            self._pos += got
-        return done
-
-    def close(self) -> None:
-        for f in self._files:
-            f.close()
-        super().close()
 
 
 @contextmanager
@@ -450,4 +358,4 @@ def _open_parts(archive: Archive) -> io.BufferedReader:
         return open(archive.parts[0], "rb")
     # The default buffer, as for one file: a larger one is refilled whole at every seek, so listing a
     # split tar (a seek per header) or reading its members one by one would read most of the archive.
-    return io.BufferedReader(_Parts(archive.parts))
+    return io.BufferedReader(Parts(archive.parts))

@@ -34,7 +34,8 @@ from pathlib import Path
 
 from segprep.errors import MissingInput, SegprepError
 from segprep.io import remote
-from segprep.io.remote import FsspecRanges, HttpRanges, LoginRequired, RemoteError
+from segprep.io.remote import FsspecRanges, LoginRequired, RemoteError
+from segprep.io.remote_http import HttpRanges
 
 INDEX_FOLDER = "remote"  # under data/.segprep/
 MARKER = ".segprep-remote-index"  # in an index folder: the URL it mirrors

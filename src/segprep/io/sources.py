@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Union
 
 from segprep.errors import MissingInput, SegprepError
-from segprep.io import remote
+from segprep.io import remote, remote_fetch
 from segprep.io.archives import Archive, ArchiveReader, Member, _open_zip, iter_members
 
 
@@ -98,34 +98,34 @@ def is_remote(source: Source) -> bool:
     return isinstance(source, MemberSource) and not source.sequential and source.archive.remote
 
 
-def remote_wants(sources: Collection[Source]) -> list[remote.Want]:
+def remote_wants(sources: Collection[Source]) -> list[remote_fetch.Want]:
     """What to fetch for these remote sources (see ``is_remote``), each once."""
-    wants: dict[str, remote.Want] = {}
+    wants: dict[str, remote_fetch.Want] = {}
     for source in sources:
         key = source.describe()
         if key in wants:
             continue
         if isinstance(source, RemoteFile):
-            wants[key] = remote.Want(key, (source.path,), 0, source.size, name=source.url)
+            wants[key] = remote_fetch.Want(key, (source.path,), 0, source.size, name=source.url)
             continue
         archive, member = source.archive, source.member
         if archive.kind != "zip":  # an uncompressed tar: the member's bytes are one range
-            wants[key] = remote.Want(key, archive.parts, member.offset, member.offset + member.size, name=member.name)
+            wants[key] = remote_fetch.Want(key, archive.parts, member.offset, member.offset + member.size, name=member.name)
             continue
-        layout = remote.layout((archive.parts, archive.inner))
+        layout = remote_fetch.layout((archive.parts, archive.inner))
         if layout is None:  # listed in another process (or not yet): read the directory again
             _open_zip(archive).close()
-            layout = remote.layout((archive.parts, archive.inner))
+            layout = remote_fetch.layout((archive.parts, archive.inner))
         extent = layout.get(member.name) if layout else None
         if extent is None:
             raise SegprepError(f"{archive.display}: no member {member.name} in its directory (changed on the server?)")
-        wants[key] = remote.Want(key, archive.parts, extent.start, extent.end, extent, member.name)
+        wants[key] = remote_fetch.Want(key, archive.parts, extent.start, extent.end, extent, member.name)
     return list(wants.values())
 
 
 def fetch_remote(sources: Collection[Source]) -> dict[str, bytes | SegprepError]:
     """The bytes of remote sources keyed by ``describe()`` (or the error naming each one that failed)."""
-    return remote.fetch(remote_wants([s for s in sources if is_remote(s)]))
+    return remote_fetch.fetch(remote_wants([s for s in sources if is_remote(s)]))
 
 
 class SourceReader:
