@@ -25,7 +25,7 @@ from segprep.encodings import vipseg as vipseg_enc
 from segprep.encodings import vspw as enc
 from segprep.engine.progress import Progress
 from segprep.errors import BadInput, MissingInput
-from segprep.io import archives
+from segprep.io import archives, filewindows
 from segprep.io.images import encode_png_fast
 from segprep.datasets.vspw import sample
 
@@ -191,14 +191,14 @@ def test_the_archive_parts_are_cut_inside_a_member_and_read_in_place(raw):
 
 def test_listing_and_reading_a_split_tar_read_little_more_than_needed(raw, monkeypatch):
     delivered = [0]
-    original = archives._Parts.readinto
+    original = filewindows.Parts.readinto
 
     def counting(self, buffer):
         n = original(self, buffer)
         delivered[0] += n
         return n
 
-    monkeypatch.setattr(archives._Parts, "readinto", counting)
+    monkeypatch.setattr(filewindows.Parts, "readinto", counting)
     archive = archives.find_archive(raw, "VSPW_data.tar")
     members = archives.list_members(archive)
     assert delivered[0] < archive.size() / 4  # the headers, not the whole archive
