@@ -19,6 +19,7 @@ import os
 import posixpath
 import re
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from segprep.errors import BadInput, UnsafeArchive
 from segprep.io import remote, remote_fetch
-from segprep.io.filewindows import Parts, Slice, open_file, stored_data_offset
+from segprep.io.filewindows import Parts, Slice
 
 # Suffix -> kind; longest suffix first so ".tar.gz" wins over ".gz".
 _KINDS = (
@@ -329,12 +330,29 @@ def _open_zip(archive: Archive) -> zipfile.ZipFile:
     if info.compress_type == zipfile.ZIP_STORED:
         start = stored_data_offset(archive.parts[0], info)
         outer.close()
-        zf = zipfile.ZipFile(Slice(archive.parts[0], start, info.file_size))
+        zf = zipfile.ZipFile(Slice(open_file(archive.parts[0]), start, info.file_size))
         if archive.remote:
             remote_fetch.remember_layout((archive.parts, archive.inner), zf, start, info.file_size)
         return zf
     # Deflated: a seekable-by-rereading stream; callers read members in offset order.
     return zipfile.ZipFile(outer.open(info))
+
+
+def open_file(path: str):
+    """A part of an archive, local or remote, as a seekable binary file."""
+    if remote.lookup(path) is not None:
+        return remote.open_file((path,))
+    return open(path, "rb")
+
+
+def stored_data_offset(path: str, info: zipfile.ZipInfo) -> int:
+    with open_file(path) as f:
+        f.seek(info.header_offset)
+        header = f.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise BadInput(f"{os.path.basename(path)}:{info.filename}: bad local header (damaged archive)")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    return info.header_offset + 30 + name_len + extra_len
 
 
 @contextmanager

@@ -1,33 +1,12 @@
-"""Seekable read-only views of archive bytes without copying them: a part of an archive (local or remote),
-a stored member inside it (a zip nested in a zip), and the parts of a split archive read as one file."""
+"""Seekable read-only views of archive bytes without copying them: a stored member inside an open file (a zip
+nested in a zip) and the parts of a split archive read as one file; ``Window`` is their shared position
+bookkeeping (also of ``remote.RangedFile``)."""
 
 from __future__ import annotations
 
 import bisect
 import io
 import os
-import struct
-import zipfile
-
-from segprep.errors import BadInput
-from segprep.io import remote
-
-
-def open_file(path: str):
-    """A part of an archive, local or remote, as a seekable binary file."""
-    if remote.lookup(path) is not None:
-        return remote.open_file((path,))
-    return open(path, "rb")
-
-
-def stored_data_offset(path: str, info: zipfile.ZipInfo) -> int:
-    with open_file(path) as f:
-        f.seek(info.header_offset)
-        header = f.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise BadInput(f"{os.path.basename(path)}:{info.filename}: bad local header (damaged archive)")
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    return info.header_offset + 30 + name_len + extra_len
 
 
 class Window(io.RawIOBase):
@@ -54,8 +33,8 @@ class Window(io.RawIOBase):
 class Slice(Window):
     """A read-only window [start, start+size) of a file: a zip stored inside a zip."""
 
-    def __init__(self, path: str, start: int, size: int) -> None:
-        self._f = open_file(path)
+    def __init__(self, f, start: int, size: int) -> None:
+        self._f = f  # owned: closed with the window
         self._start, self._size, self._pos = start, size, 0
 
     def readinto(self, buffer) -> int:

@@ -29,7 +29,6 @@ merged across tasks, and one place that counts the bytes fetched.
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import time
@@ -37,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from segprep.errors import SegprepError
+from segprep.io.filewindows import Window
 
 TAIL = 64 << 10  # first read of an archive: its end, where a zip keeps its directory
 READAHEAD = 1 << 20  # block size of RangedFile reads (tar headers, a deflated inner zip)
@@ -224,29 +224,15 @@ class PartsRanges(RangeReader):
 # --------------------------------------------------------------------------- a seekable file
 
 
-class RangedFile(io.RawIOBase):
+class RangedFile(Window):
     """A read-only seekable file over a RangeReader, reading by blocks of ``readahead`` bytes."""
 
     def __init__(self, reader: RangeReader, readahead: int = READAHEAD) -> None:
         self._r = reader
-        self._pos = 0
+        self._size, self._pos = reader.size, 0
         self._buf = b""
         self._buf_start = 0
         self._readahead = readahead
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._r.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
 
     def readinto(self, buffer) -> int:
         n = max(0, min(len(buffer), self._r.size - self._pos))
