@@ -10,6 +10,7 @@ consumes the sources only after everything is written.
 from __future__ import annotations
 
 import fcntl
+import filecmp
 import os
 import shutil
 import time
@@ -346,10 +347,8 @@ def _lives_on(path: str, outputs: list[Path]) -> bool:
             continue
         if (out.st_ino, out.st_dev) == (st.st_ino, st.st_dev):
             return True
-        if out.st_size == st.st_size and atomic.file_digest(output) == atomic.file_digest(Path(path)):
-            with open(path, "rb") as a, open(output, "rb") as b:  # the digest is a hint; the bytes decide
-                if a.read() == b.read():
-                    return True
+        if out.st_size == st.st_size and filecmp.cmp(path, output, shallow=False):  # a copy across filesystems
+            return True
     return False
 
 

@@ -3,6 +3,7 @@ input."""
 
 from __future__ import annotations
 
+import io
 from functools import partial
 
 from segprep.engine.tasks import Task, TaskContext
@@ -30,9 +31,12 @@ def place_json(ctx: TaskContext, task: Task) -> None:
     """An official json, bytes unchanged, once read through: a truncated or damaged download is named and
     never placed (a loader would fail on it later, far from the cause)."""
     source = task.inputs[0]
-    with ctx.open(source) as f:
-        read_through(f, source.describe())
-    ctx.place(source, task.outputs[0])
+    if isinstance(source, FileSource):  # scanned from disk in flat memory, then linked
+        with ctx.open(source) as f:
+            read_through(f, source.describe())
+        ctx.place(source, task.outputs[0])
+    else:  # an archive member is read (inflated) once: checked and written from the same bytes
+        ctx.place(source, task.outputs[0], check=lambda data, name: read_through(io.BytesIO(data), name))
 
 
 def place_checked(ctx: TaskContext, task: Task) -> None:
