@@ -13,7 +13,6 @@ import io
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -23,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import tree_bytes
+from conftest import kill_part_way, tree_bytes
 from rawcopy import extract_all, is_archive
 from segprep import api, datasets
 from segprep.cli import main
@@ -172,18 +171,6 @@ def test_one_job_gives_the_same_bytes_as_the_default(case, tmp_path):
     assert outputs(tmp_path / "data" / case.folder) == case.tree
 
 
-def _kill_when(cmd: list[str], env: dict, ready, timeout: float = 90) -> None:
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = __import__("time").monotonic() + timeout
-        while __import__("time").monotonic() < deadline and proc.poll() is None and not ready():
-            __import__("time").sleep(0.01)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-        proc.wait()
-
-
 @pytest.mark.heavy
 def test_a_run_killed_anywhere_resumes_to_the_same_bytes(case, tmp_path):
     """SIGKILL of the whole process group after a seeded number of outputs, and inside finalize."""
@@ -195,16 +182,9 @@ def test_a_run_killed_anywhere_resumes_to_the_same_bytes(case, tmp_path):
         points.append(("finalize", len(case.tree) - len(finalized)))
     for label, files in points:
         data = tmp_path / label
-        env = dict(os.environ, SEGPREP_TASK_DELAY_MS="150" if label == "tasks" else "0",
-                   SEGPREP_FINALIZE_DELAY_MS="1000")
         cmd = [sys.executable, "-m", "segprep", *case.cli("--raw", str(case.raw), "--data", str(data), "--jobs", "2")]
-
-        def ready() -> bool:
-            root = data / case.folder
-            done = [p for p in root.rglob("*") if p.is_file() and TMP_MARK not in p.name] if root.exists() else []
-            return len(done) >= files
-
-        _kill_when(cmd, env, lambda: ready() and (label == "tasks" or __import__("time").sleep(0.3) is None))
+        kill_part_way(cmd, data / case.folder, files, delay_ms=150 if label == "tasks" else 0, timeout=90,
+                      extra_env={"SEGPREP_FINALIZE_DELAY_MS": "1000"}, settle=0.3 if label == "finalize" else 0.0)
         if label == "finalize":  # the kill landed inside finalize: some aggregates are not there yet
             assert set(outputs(data / case.folder)) != set(case.tree), "finalize had finished: kill came too late"
         assert case.prepare(data).ok
