@@ -19,16 +19,15 @@ class FinalizeContext:
     of the tasks that failed, and atomic writes that leave an output with the same bytes untouched."""
 
     def __init__(self, out_root: Path, tasks: list[Task], extras: dict[str, Any],
-                 say: Callable[[str], None] | None = None, failed: set[str] | None = None):
+                 say: Callable[[str], None] | None = None, failed: set[str] | None = None, verbose: bool = False):
         self.out_root = out_root
         self.tasks = tasks
         self.extras = extras
         self.failed = failed or set()  # keys of tasks that failed or never ran: their extras are absent
-        self.verbose = False  # --verbose: statistics in full
+        self.verbose = verbose  # --verbose: statistics in full
         self.written: list[str] = []
         self.unchanged: list[str] = []  # outputs that already held the bytes finalize made
         self.records: list[OutputRecord] = []  # every aggregate in place, for the journal (and verify)
-        self.withheld: list[str] = []  # aggregates not written because a task they need failed
         self._say = say
         self.notes: list[str] = []  # facts for the summary table (also with --quiet)
 
@@ -66,7 +65,6 @@ class FinalizeContext:
             return True
         for rel in rels:
             (self.out_root / rel).unlink(missing_ok=True)
-            self.withheld.append(rel)
             self.note(f"{rel} not written: it needs {len(failed):,} failed task(s), e.g. {failed[0]}; "
                       "fix the input and rerun")
         return False

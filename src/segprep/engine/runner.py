@@ -150,8 +150,7 @@ def run(plan: Plan, dataset: str, out_root: Path, state_dir: Path, options: RunO
             # Also after failures: what does not depend on a failed task is still written
             # (the recipe withholds the aggregates that do, and says so).
             failed = {r.key for r in summary.failures}
-            fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say, failed)
-            fctx.verbose = options.verbose
+            fctx = FinalizeContext(out_root, plan.tasks, extras, progress.say, failed, options.verbose)
             plan.finalize(fctx)
             journal.record(JournalEntry(FINALIZE_KEY, "", fctx.records, None))
             summary.finalized = fctx.written
