@@ -98,19 +98,7 @@ def outputs_intact(entry: JournalEntry, out_root: Path) -> bool:
     Same size, mtime and inode: trusted without reading. Otherwise (the tree was copied or
     touched) a recorded hash is recomputed; a hard link has none and is simply redone.
     """
-    for record in entry.outputs:
-        path = out_root / record.path
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return False
-        if st.st_size != record.size:
-            return False
-        if st.st_mtime_ns == record.mtime_ns and st.st_ino == record.inode:
-            continue
-        if record.digest is None or atomic.file_digest(path) != record.digest:
-            return False
-    return True
+    return all(_changed(record, out_root / record.path, copied_link=UNKNOWN) is None for record in entry.outputs)
 
 
 def changed_outputs(journal_path: Path, out_root: Path) -> list[tuple[str, str]]:
@@ -137,7 +125,13 @@ def changed_outputs(journal_path: Path, out_root: Path) -> list[tuple[str, str]]
     return found
 
 
-def _changed(record: OutputRecord, path: Path) -> str | None:
+UNKNOWN = "a copy of a hard link to the download: no hash was taken to compare its bytes with"
+
+
+def _changed(record: OutputRecord, path: Path, copied_link: str | None = None) -> str | None:
+    """What is wrong with an output against its record, or None. ``copied_link`` is the answer for a
+    copy of a hard-linked output (another inode, nothing recorded to compare): verify trusts it (None),
+    a resume redoes it."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -149,7 +143,7 @@ def _changed(record: OutputRecord, path: Path) -> str | None:
     if record.digest is None:  # a hard link to the download: no hash was taken
         if st.st_ino == record.inode:
             return "edited in place since prepare linked it (and so was the download file it links to)"
-        return None  # a copy of the tree: nothing recorded to compare its bytes with
+        return copied_link
     if atomic.file_digest(path) != record.digest:
         return "its bytes differ from what prepare wrote (edited since)"
     return None
