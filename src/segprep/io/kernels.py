@@ -5,7 +5,9 @@ read to confirm it; this is an independent implementation): per output position 
 and triangle weights are computed in double precision (the filter widened by the downscale factor),
 normalised to sum 1, then turned into 22-bit fixed point; each pass sums ``pixel * weight`` into an
 integer that starts at half a unit, shifts right by 22 and clamps to 0..255. The horizontal pass runs
-first, on the source rows the vertical pass will read, and its 8-bit result feeds the vertical pass.
+first, on the source rows the vertical pass will read, and its 8-bit result feeds the vertical pass
+(unless Pillow 13 runs the vertical pass first: ``io.resample``). RGB rows take the vector pass of
+``io.simd``; this scalar one serves gray and the windows wider than the image.
 
 PNG row unfiltering (filter types None, Sub, Up, Average, Paeth) for the fast PNG decoder.
 """
@@ -106,61 +108,6 @@ def bilinear_horizontal(src: np.ndarray, y0: int, bounds: np.ndarray, weights: n
                     target[xx, c] = _clip8(ss)
 
 
-def _horizontal_fixed(taps: int, channels: int):
-    """A horizontal pass for exactly ``taps`` weights per output pixel (padded with zeros): a loop of
-    constant length, which the compiler unrolls (8 ms instead of 13 for 1080p -> 720p RGB). Each
-    (taps, channels) pair is its own closure, compiled and cached separately."""
-    if channels == 3:
-        @njit(cache=True, nogil=True)
-        def run(src, y0, starts, weights, out):
-            rows, out_w = out.shape[0], out.shape[1] // 3
-            for r in range(rows):
-                line = src[y0 + r]
-                target = out[r]
-                for xx in range(out_w):
-                    s = starts[xx] * 3
-                    o = xx * taps
-                    ss0 = _HALF32
-                    ss1 = _HALF32
-                    ss2 = _HALF32
-                    for t in range(taps):
-                        w = weights[o + t]
-                        ss0 += np.int32(line[s]) * w
-                        ss1 += np.int32(line[s + 1]) * w
-                        ss2 += np.int32(line[s + 2]) * w
-                        s += 3
-                    target[3 * xx] = _clip8(ss0)
-                    target[3 * xx + 1] = _clip8(ss1)
-                    target[3 * xx + 2] = _clip8(ss2)
-    else:
-        @njit(cache=True, nogil=True)
-        def run(src, y0, starts, weights, out):
-            rows, out_w = out.shape
-            for r in range(rows):
-                line = src[y0 + r]
-                target = out[r]
-                for xx in range(out_w):
-                    s = starts[xx]
-                    o = xx * taps
-                    ss = _HALF32
-                    for t in range(taps):
-                        ss += np.int32(line[s + t]) * weights[o + t]
-                    target[xx] = _clip8(ss)
-    return run
-
-
-_FIXED: dict = {}
-MAX_FIXED_TAPS = 16
-
-
-def bilinear_horizontal_fixed(taps: int, channels: int):
-    """The compiled ``_horizontal_fixed`` pass for (taps <= MAX_FIXED_TAPS, channels 1 or 3), made once."""
-    key = (taps, channels)
-    if key not in _FIXED:
-        _FIXED[key] = _horizontal_fixed(taps, channels)
-    return _FIXED[key]
-
-
 @njit(cache=True, nogil=True)
 def bilinear_vertical(src: np.ndarray, offset: int, bounds: np.ndarray, weights: np.ndarray,
                       out: np.ndarray) -> None:
@@ -181,72 +128,81 @@ def bilinear_vertical(src: np.ndarray, offset: int, bounds: np.ndarray, weights:
             target[i] = _clip8(acc[i])
 
 
-@njit(cache=True, nogil=True)
-def png_unfilter(raw: np.ndarray, height: int, rowbytes: int, bpp: int, out: np.ndarray) -> int:
-    """Undo the PNG row filters of ``raw`` (height rows of 1 + rowbytes bytes) into ``out`` (height, rowbytes).
+@njit(cache=True, nogil=True, inline="always")
+def _paeth(a: int, b: int, c: int, x: int) -> int:
+    """The byte ``x`` un-filtered with the Paeth predictor of left ``a``, up ``b`` and upper-left ``c``."""
+    if a == b and b == c:  # inside a region of one label, nearly always: no comparisons to mispredict
+        return (x + a) & 255
+    pa = abs(b - c)  # |p - a| with p = a + b - c
+    pb = abs(a - c)
+    pc = abs(a + b - 2 * c)
+    pred = a if (pa <= pb) & (pa <= pc) else (b if pb <= pc else c)
+    return (x + pred) & 255
 
-    ``bpp``: bytes per complete pixel (at least 1). Returns -1 on success, else the first row whose
-    filter type is not 0-4.
-    """
+
+@njit(cache=True, nogil=True, inline="always")
+def _unfilter_rows(raw: np.ndarray, height: int, rowbytes: int, out: np.ndarray, bpp: int) -> int:
+    """``png_unfilter`` for a constant ``bpp`` of 1 to 4 (inlined with it as a literal): in Sub, Average
+    and Paeth rows each byte depends on the byte ``bpp`` to its left, which is kept in a register per
+    lane (l0..l3, with the byte above-left in u0..u3) instead of being read back from the row."""
     for y in range(height):
         start = y * (rowbytes + 1)
         kind = raw[start]
         line = raw[start + 1: start + 1 + rowbytes]
         cur = out[y]
-        if kind == 0:
-            cur[:] = line
-        elif kind == 1:  # Sub
-            for i in range(min(bpp, rowbytes)):
+        top = y > 0
+        prev = out[y - 1] if top else cur  # not read on the first row (the row above counts as zeros)
+        if kind == 0 or (kind == 2 and not top):
+            for i in range(rowbytes):
                 cur[i] = line[i]
-            for i in range(bpp, rowbytes):
-                cur[i] = line[i] + cur[i - bpp]
-        elif kind == 2:  # Up
-            if y == 0:
-                cur[:] = line
-            else:
-                prev = out[y - 1]
-                for i in range(rowbytes):
-                    cur[i] = line[i] + prev[i]
-        elif kind == 3:  # Average
-            if y == 0:
-                for i in range(min(bpp, rowbytes)):
-                    cur[i] = line[i]
-                for i in range(bpp, rowbytes):
-                    cur[i] = line[i] + (cur[i - bpp] >> 1)
-            else:
-                prev = out[y - 1]
-                for i in range(min(bpp, rowbytes)):
-                    cur[i] = line[i] + (prev[i] >> 1)
-                for i in range(bpp, rowbytes):
-                    cur[i] = line[i] + ((np.int32(cur[i - bpp]) + np.int32(prev[i])) >> 1)
-        elif kind == 4:  # Paeth
-            if y == 0:  # up and upper-left are 0: the predictor is the left byte
-                for i in range(min(bpp, rowbytes)):
-                    cur[i] = line[i]
-                for i in range(bpp, rowbytes):
-                    cur[i] = line[i] + cur[i - bpp]
-            else:
-                prev = out[y - 1]
-                for i in range(min(bpp, rowbytes)):
-                    cur[i] = line[i] + prev[i]
-                for i in range(bpp, rowbytes):
-                    a = np.int32(cur[i - bpp])
-                    b = np.int32(prev[i])
-                    c = np.int32(prev[i - bpp])
-                    p = a + b - c
-                    pa = abs(p - a)
-                    pb = abs(p - b)
-                    pc = abs(p - c)
-                    if pa <= pb and pa <= pc:
-                        pred = a
-                    elif pb <= pc:
-                        pred = b
+        elif kind == 2:
+            for i in range(rowbytes):
+                cur[i] = line[i] + prev[i]
+        elif kind == 1 or kind == 3 or kind == 4:
+            l0 = l1 = l2 = l3 = np.int32(0)
+            u0 = u1 = u2 = u3 = np.int32(0)
+            for i in range(0, rowbytes, bpp):
+                for j in range(bpp):  # a constant trip count: unrolled, each lane in its own registers
+                    x = np.int32(line[i + j])
+                    b = np.int32(prev[i + j]) if top else np.int32(0)
+                    a = l0 if j == 0 else (l1 if j == 1 else (l2 if j == 2 else l3))
+                    if kind == 1:  # Sub
+                        v = (x + a) & 255
+                    elif kind == 3:  # Average
+                        v = (x + ((a + b) >> 1)) & 255
+                    else:  # Paeth
+                        v = _paeth(a, b, u0 if j == 0 else (u1 if j == 1 else (u2 if j == 2 else u3)), x)
+                    cur[i + j] = v
+                    if j == 0:
+                        l0, u0 = v, b
+                    elif j == 1:
+                        l1, u1 = v, b
+                    elif j == 2:
+                        l2, u2 = v, b
                     else:
-                        pred = c
-                    cur[i] = np.uint8((np.int32(line[i]) + pred) & 255)
+                        l3, u3 = v, b
         else:
             return y
     return -1
+
+
+@njit(cache=True, nogil=True)
+def png_unfilter(raw: np.ndarray, height: int, rowbytes: int, bpp: int, out: np.ndarray) -> int:
+    """Undo the PNG row filters of ``raw`` (height rows of 1 + rowbytes bytes) into ``out`` (height, rowbytes).
+
+    ``bpp``: bytes per complete pixel, 1 to 4 (8-bit gray to RGBA, 16-bit gray and gray+alpha: what
+    ``io.png`` reads; rowbytes is a multiple of it), each with a loop specialised to it. Returns -1 on
+    success, else the first row whose filter type is not 0-4 (row 0 for another ``bpp``).
+    """
+    if bpp == 1:
+        return _unfilter_rows(raw, height, rowbytes, out, 1)
+    if bpp == 2:
+        return _unfilter_rows(raw, height, rowbytes, out, 2)
+    if bpp == 3:
+        return _unfilter_rows(raw, height, rowbytes, out, 3)
+    if bpp == 4:
+        return _unfilter_rows(raw, height, rowbytes, out, 4)
+    return 0
 
 
 @njit(cache=True, nogil=True)

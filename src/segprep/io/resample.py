@@ -17,9 +17,8 @@ from PIL import Image
 
 from segprep.io import accel
 
-# size pairs of the self-check: down and up, odd, portrait, both pass orders of Pillow 13 and a vertical-only
-# resize, chosen so that they need few of the compiled horizontal passes (2 and 3 taps: each one loaded
-# from numba's cache costs ~25 ms of a worker's start-up)
+# size pairs of the self-check: down and up, odd, portrait, both pass orders of Pillow 13, a vertical-only
+# resize, and widths that leave pixels beside the vector groups
 _CHECK_PAIRS = (((60, 34), (40, 22)), ((33, 20), (50, 31)), ((24, 90), (17, 61)), ((113, 27), (103, 12)),
                 ((23, 19), (47, 41)), ((16, 16), (16, 9)), ((45, 45), (30, 64)))
 _verdict: bool | None = None  # None: not checked yet in this process
@@ -46,34 +45,41 @@ _PILLOW_MAJOR = int(Image.__version__.split(".")[0])
 
 
 @lru_cache(maxsize=64)
-def _padded(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """The horizontal coefficients with the same number of taps for every output pixel: (first source
-    pixel, weights flattened, taps), the window moved left at the right edge and the extra weights 0
-    (they add nothing); None when the image is narrower than the widest window or the window too wide."""
+def _padded(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | None:
+    """The horizontal coefficients with the same number of taps for every output pixel, for the vector
+    pass of ``io.simd``: (first source pixel, weights (out_size*taps,), the same weights grouped for the
+    vector steps, taps, groups). The window moves left at the right edge and the extra weights are 0
+    (they add nothing). None when the widest window is wider than the image."""
+    from segprep.io.simd import GROUP
+
     bounds, weights = _coeffs(in_size, out_size)
     taps = int(bounds[:, 1].max())
-    if taps > accel.kernels().MAX_FIXED_TAPS or taps > in_size:
+    if taps > in_size:
         return None
     starts = np.minimum(bounds[:, 0], in_size - taps).astype(np.int64)
     padded = np.zeros((out_size, taps), np.int32)
     for i, (first, count) in enumerate(bounds.tolist()):
         shift = first - int(starts[i])
         padded[i, shift: shift + count] = weights[i, :count]
-    return starts, padded.reshape(-1), taps
+    # a vector step reads one byte past each window: the groups up to the last window ending at the last pixel
+    groups = int(np.count_nonzero(starts + taps < in_size)) // GROUP
+    grouped = np.ascontiguousarray(padded[: groups * GROUP].reshape(groups, GROUP, taps).transpose(0, 2, 1))
+    return starts, padded.reshape(-1), grouped.reshape(-1), taps, groups
 
 
 def _horizontal(src: np.ndarray, first: int, out_w: int, out: np.ndarray) -> None:
     """``out`` (rows, out_w, C) = rows ``first``... of ``src`` (H, W, C) resampled along x."""
-    k = accel.kernels()
     width, channels = src.shape[1], src.shape[2]
-    fixed = _padded(width, out_w) if channels in (1, 3) else None
+    fixed = _padded(width, out_w) if channels == 3 else None
     if fixed is None:
         bounds, weights = _coeffs(width, out_w)
-        k.bilinear_horizontal(src, first, bounds, weights, out)
+        accel.kernels().bilinear_horizontal(src, first, bounds, weights, out)
         return
-    starts, weights, taps = fixed
-    rows = src.reshape(src.shape[0], -1)
-    k.bilinear_horizontal_fixed(taps, channels)(rows, first, starts, weights, out.reshape(out.shape[0], -1))
+    from segprep.io.simd import bilinear_horizontal_rgb
+
+    starts, weights, grouped, taps, groups = fixed
+    bilinear_horizontal_rgb(src.reshape(src.shape[0], -1), first, starts, weights, grouped, taps, groups,
+                            out.reshape(out.shape[0], -1))
 
 
 def _compiled(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
