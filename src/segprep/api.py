@@ -10,6 +10,7 @@ from typing import Any
 from segprep import datasets
 from segprep.checks.findings import Report
 from segprep.engine import atomic, runner
+from segprep.engine import workerserver
 from segprep.engine.executors import default_jobs
 from segprep.engine.journal import changed_outputs
 from segprep.engine.progress import Progress
@@ -60,9 +61,10 @@ def prepare(
             progress.say(f"{name}: listing {raw} ...")
         raw = homes.open_raw(str(raw), data / STATE_FOLDER, [d.filename for d in recipe.DOWNLOADS])
         progress.say(f"{name}: looking for the download in {raw} ...")
-        with homes.activate(raw, list(remote), data / STATE_FOLDER):
+        run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler, verbose)
+        local_jobs = 1 if dry_run or scheduler else run_options.jobs
+        with homes.activate(raw, list(remote), data / STATE_FOLDER), workerserver.serving(local_jobs):
             plan = recipe.plan(raw, out_root, options)
-            run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler, verbose)
             return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
     finally:
         remote_io.forget_all()

@@ -10,14 +10,15 @@ cluster gave up on this one batch after its workers died; the others go on).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from segprep.engine import workerserver
 from segprep.engine.malloc import tune_malloc
 from segprep.errors import SegprepError
+from segprep.io import accel
 
 __all__ = ["BrokenProcessPool", "DaskExecutor", "Executor", "InlineExecutor", "LostBatch", "ProcessExecutor",
            "default_jobs", "make_executor"]
@@ -61,13 +62,16 @@ class InlineExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
+    """A pool of local processes, forked from ``engine.workerserver`` (which a run may have started early)."""
+
     def __init__(self, jobs: int):
         self.jobs = jobs
+        self._owns_server = not workerserver.running()
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # "spawn" everywhere: no inherited locks or threads (the progress bar has one), same on every OS.
-        return ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+        return ProcessPoolExecutor(self.jobs, mp_context=workerserver.pool_context(), initializer=_init_worker,
+                                   initargs=(dict(os.environ),))
 
     def submit(self, fn, *args) -> Future:
         return self._pool.submit(fn, *args)
@@ -77,10 +81,19 @@ class ProcessExecutor(Executor):
         self._pool = self._new_pool()
 
     def shutdown(self, cancel: bool = False) -> None:
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        # Waits for the batches already running (cancelled or not, interpreter exit would wait for them too),
+        # so that the fork server reaps every worker before it stops.
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+        if self._owns_server:
+            workerserver.stop()
 
 
-def _init_worker() -> None:
+def _init_worker(environment: dict[str, str]) -> None:
+    # The fork server started with the environment of its time; a worker runs with this run's.
+    if os.environ != environment:
+        os.environ.clear()
+        os.environ.update(environment)
+    accel.refresh()
     # Ctrl-C goes to the main process, which stops feeding work and shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tune_malloc()  # every worker handles frame-sized buffers (recipes also call it: Dask workers)

@@ -20,11 +20,21 @@ import sys
 from functools import lru_cache
 from types import ModuleType
 
-_enabled = os.environ.get("SEGPREP_ACCEL", "1").strip().lower() not in ("0", "no", "off", "false")
+def _from_environment() -> bool:
+    return os.environ.get("SEGPREP_ACCEL", "1").strip().lower() not in ("0", "no", "off", "false")
+
+
+_enabled = _from_environment()
 
 
 def enabled() -> bool:
     return _enabled
+
+
+def refresh() -> None:
+    """Read ``SEGPREP_ACCEL`` again (a worker forked from a server started under another environment)."""
+    global _enabled
+    _enabled = _from_environment()
 
 
 @contextlib.contextmanager
