@@ -43,3 +43,14 @@ def skip_or_fail(ctx, task):
         ctx.omit(task.outputs[0])
         return {"skipped": True}
     return copy_upper(ctx, task)
+
+
+def worker_state(variable):
+    """What a worker process sees: a variable of its environment, the accelerator switch, whether numba's
+    kernels and the resize self-check were warmed up before the worker ran anything, and its pid."""
+    import sys
+
+    from segprep.io import accel, resample
+
+    return (os.environ.get(variable), accel.enabled(), "segprep.io.kernels" in sys.modules, resample._verdict,
+            os.getpid())

@@ -63,7 +63,8 @@ def prepare(
         progress.say(f"{name}: looking for the download in {raw} ...")
         run_options = RunOptions(jobs or default_jobs(), placement, dry_run, fail_fast, quiet, scheduler, verbose)
         local_jobs = 1 if dry_run or scheduler else run_options.jobs
-        with homes.activate(raw, list(remote), data / STATE_FOLDER), workerserver.serving(local_jobs):
+        workers = workerserver.serving(local_jobs, recipe.COMPILED_CODECS)
+        with homes.activate(raw, list(remote), data / STATE_FOLDER), workers:
             plan = recipe.plan(raw, out_root, options)
             return runner.run(plan, name, out_root, data / STATE_FOLDER / name, run_options)
     finally:

@@ -50,8 +50,8 @@ def _start_workers_early(argv: list[str]) -> None:
             argv[i + 1] if arg in ("--jobs", "-j") and i + 1 < len(argv) else None)
         if value is not None:
             jobs = int(value) if value.isdigit() else 1
-    if jobs > 1:
-        workerserver.start()
+    if jobs > 1 and len(argv) > 1:
+        workerserver.start(datasets.compiled_codecs(argv[1]))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -84,6 +84,9 @@ class Recipe:
     # The label maps it writes, as patterns relative to its folder (fnmatch): verify must catch one
     # wrong pixel in any of them (the contract tests plant one in each kind).
     LABEL_OUTPUTS: ClassVar[tuple[str, ...]] = ()
+    # Its workers decode or encode frames and label maps with the compiled codecs (io/kernels.py): the
+    # worker server warms numba up once (~0.45 s) before forking them (engine/workerserver.py).
+    COMPILED_CODECS: ClassVar[bool] = False
 
     def plan(self, raw: Path, out_root: Path, options: dict[str, Any]) -> Plan:
         raise NotImplementedError

@@ -20,6 +20,7 @@ import signal
 from multiprocessing import forkserver
 
 PRELOAD = ["segprep.engine.preload"]
+WARM_CODECS = ["segprep.io.warmup"]  # added for the recipes with COMPILED_CODECS
 _pools_made = 0  # pools that forked from the server since it started
 
 
@@ -41,13 +42,13 @@ def pool_context():
     return multiprocessing.get_context("forkserver")
 
 
-def start() -> None:
+def start(warm_codecs: bool = True) -> None:
     """Start the server (its warm-up runs in the background); nothing if it is running."""
     global _pools_made
     if not available() or running():
         return
     _pools_made = 0
-    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD + (WARM_CODECS if warm_codecs else []))
     forkserver.ensure_running()
 
 
@@ -67,11 +68,11 @@ def stop() -> None:
 
 
 @contextlib.contextmanager
-def serving(jobs: int):
+def serving(jobs: int, warm_codecs: bool = True):
     """Local pools within the block fork from one server, started now when ``jobs`` > 1 (or already
     started by the command line) and stopped at the end of the block."""
     if jobs > 1:
-        start()
+        start(warm_codecs)
     try:
         yield
     finally:

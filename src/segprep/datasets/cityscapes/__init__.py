@@ -62,6 +62,7 @@ from segprep.datasets.cityscapes.report import report_section  # noqa: E402
 
 class Cityscapes(Recipe):
     NAME = "cityscapes"
+    COMPILED_CODECS = True
     FOLDER = "cityscapes"
     TITLE = "Cityscapes fine annotations (semantic, instance, panoptic)"
     VERSION = "1"

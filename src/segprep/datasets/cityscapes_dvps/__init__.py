@@ -45,6 +45,7 @@ from segprep.datasets.cityscapes_dvps.report import CityscapesDVPSReport  # noqa
 
 class CityscapesDVPS(CityscapesDVPSReport, Recipe):
     NAME = "cityscapes-dvps"
+    COMPILED_CODECS = True
     FOLDER = "cityscapes-dvps"
     TITLE = "Cityscapes-DVPS (depth-aware video panoptic segmentation)"
     VERSION = "1"

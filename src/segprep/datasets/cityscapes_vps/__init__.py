@@ -52,6 +52,7 @@ from segprep.datasets.cityscapes_vps.report import report_section  # noqa: E402
 
 class CityscapesVPS(Recipe):
     NAME = "cityscapes-vps"
+    COMPILED_CODECS = True
     FOLDER = "cityscapes_vps"
     TITLE = "Cityscapes-VPS (video panoptic segmentation)"
     VERSION = "1"

@@ -65,6 +65,7 @@ from segprep.datasets.coco.report import CocoReport  # noqa: E402
 
 class Coco(CocoReport, Recipe):
     NAME = "coco"
+    COMPILED_CODECS = True
     FOLDER = "coco"
     TITLE = "COCO 2017 (instances + panoptic, with detectron2's panoptic_stuff maps)"
     VERSION = "1"

@@ -59,6 +59,7 @@ from segprep.datasets.vipseg.report import VIPSegReport  # noqa: E402
 
 class VIPSeg(VIPSegReport, Recipe):
     NAME = "vipseg"
+    COMPILED_CODECS = True
     FOLDER = "VIPSeg"
     TITLE = "VIPSeg (video panoptic segmentation, 124 classes)"
     VERSION = "1"

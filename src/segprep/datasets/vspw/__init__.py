@@ -73,6 +73,7 @@ from segprep.datasets.vspw.report import report_section  # noqa: E402
 
 class VSPW(Recipe):
     NAME = "vspw"
+    COMPILED_CODECS = True
     FOLDER = "vspw"
     TITLE = "VSPW (video semantic segmentation, 124 classes)"
     VERSION = "1"
