@@ -87,3 +87,31 @@ def test_the_command_line_asks_one_recipe_whether_it_uses_compiled_codecs():
     assert not datasets.compiled_codecs("kitti-step") and not datasets.compiled_codecs("no-such-dataset")
     assert {name for name, recipe in datasets.registry().items() if recipe.COMPILED_CODECS} == {
         name for name in datasets.registry() if datasets.compiled_codecs(name)}
+
+
+def test_a_failing_warm_up_does_not_take_the_server_down(monkeypatch):
+    from segprep.io import resample, warmup
+
+    if accel.kernels() is None:
+        pytest.skip("no numba: the warm-up does nothing")
+
+    def broken() -> bool:
+        raise RuntimeError("numba cannot compile here")
+
+    monkeypatch.setattr(resample, "compiled_available", broken)
+    warmup.warm_up()  # the server imports io.warmup: an exception there would end it before any fork
+
+
+def test_where_the_server_cannot_start_pools_spawn_their_workers(monkeypatch):
+    from multiprocessing import forkserver
+
+    def no_socket():
+        raise OSError("no Unix socket in the temp folder")
+
+    monkeypatch.setattr(forkserver, "ensure_running", no_socket)
+    monkeypatch.setattr(workerserver, "_failed", False)
+    monkeypatch.setenv("SEGPREP_TEST_VALUE", "spawned")
+    executor = ProcessExecutor(2)
+    states = _states(executor, "SEGPREP_TEST_VALUE", 2)
+    executor.shutdown()
+    assert {s[0] for s in states} == {"spawned"} and not workerserver.available()

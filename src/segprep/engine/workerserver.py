@@ -19,13 +19,14 @@ import os
 import signal
 from multiprocessing import forkserver
 
+_failed = False  # the server could not be started here (e.g. no Unix socket in the temp folder): spawn
 PRELOAD = ["segprep.engine.preload"]
 WARM_CODECS = ["segprep.io.warmup"]  # added for the recipes with COMPILED_CODECS
 _pools_made = 0  # pools that forked from the server since it started
 
 
 def available() -> bool:
-    return "forkserver" in multiprocessing.get_all_start_methods()
+    return not _failed and "forkserver" in multiprocessing.get_all_start_methods()
 
 
 def running() -> bool:
@@ -35,21 +36,24 @@ def running() -> bool:
 def pool_context():
     """The multiprocessing context of a new local pool (starts the server if it is not running)."""
     global _pools_made
+    start()
     if not available():
         return multiprocessing.get_context("spawn")
-    start()
     _pools_made += 1
     return multiprocessing.get_context("forkserver")
 
 
 def start(warm_codecs: bool = True) -> None:
     """Start the server (its warm-up runs in the background); nothing if it is running."""
-    global _pools_made
+    global _pools_made, _failed
     if not available() or running():
         return
     _pools_made = 0
     multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD + (WARM_CODECS if warm_codecs else []))
-    forkserver.ensure_running()
+    try:
+        forkserver.ensure_running()
+    except OSError:  # pools take "spawn": slower to start, the same work
+        _failed = True
 
 
 def stop() -> None:
