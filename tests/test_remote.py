@@ -193,7 +193,7 @@ def test_a_corrupted_member_is_named_and_the_others_are_delivered(tmp_path):
         wanted = [MemberSource(archive, m) for m in list_members(archive)[9:14]]
         got = fetch_remote(wanted)
     failed = {k: v for k, v in got.items() if isinstance(v, Exception)}
-    assert list(failed) == [f"x.zip:d/0011.bin"]
+    assert list(failed) == ["x.zip:d/0011.bin"]
     assert "d/0011.bin" in str(failed["x.zip:d/0011.bin"]) and "CRC" in str(failed["x.zip:d/0011.bin"]) or \
         "damaged" in str(failed["x.zip:d/0011.bin"])
     assert all(isinstance(v, bytes) for k, v in got.items() if k not in failed)

@@ -6,7 +6,6 @@ images (I;16) through a per-pixel product (the generic transform). The two disag
 size pairs, so each array kind must get the picks of the mode it stands for.
 """
 
-import io
 
 import numpy as np
 import pytest

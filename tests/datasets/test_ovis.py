@@ -20,7 +20,6 @@ from segprep import api
 from segprep.cli import main
 from segprep.datasets.ovis.sample import VIDEOS, frame_name, video_name
 from segprep.datasets.ovis.work import without_null_annotations
-from segprep.encodings import youtube_vis as vis
 from segprep.errors import BadInput, MissingInput
 from ytvis_reference import reference_bytes
 
