@@ -26,7 +26,7 @@ from segprep.datasets._shared import vis_holdout
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.ovis import sources, work
 from segprep.datasets._shared.actions import place_json
-from segprep.datasets.youtube_vis import _frame_tasks, _print_stats, plan_videos
+from segprep.datasets.youtube_vis import frame_tasks, print_stats, plan_videos
 from segprep.datasets.youtube_vis.work import convert_json
 from segprep.engine.runner import Plan
 from segprep.engine.tasks import Task
@@ -104,7 +104,7 @@ class OVIS(Recipe):
                     continue
                 videos = plan_videos(source, reader, VERSION)
                 tasks += _json_tasks(split, source)
-                tasks += _frame_tasks(split, videos, stores, False, folder=split)
+                tasks += frame_tasks(split, videos, stores, False, folder=split)
                 if split == "train":
                     tasks += vis_holdout.tasks(options, VERSION, source, "annotations/annotations_train.json")
         finally:
@@ -112,7 +112,7 @@ class OVIS(Recipe):
         warnings += vis_holdout.unused(options, tasks)
         if not tasks:
             raise MissingInput(f"{raw}: nothing to prepare ({'; '.join(warnings)}). Expected:\n{self.download_help()}")
-        return Plan(tasks, self.salt(options), found.notes, finalize=_print_stats, warnings=warnings)
+        return Plan(tasks, self.salt(options), found.notes, finalize=print_stats, warnings=warnings)
 
     def verify(self, out_root, report, official, jobs, progress) -> None:
         from segprep.datasets.ovis.verify import verify

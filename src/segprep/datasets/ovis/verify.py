@@ -26,7 +26,7 @@ from segprep.datasets._shared import vis_holdout
 from segprep.datasets.ovis import PUBLISHED_VIDEOS, REQUIRED_SPLITS, SPLITS, VERSION, cocovid_name
 from segprep.datasets.ovis.sources import json_name
 from segprep.datasets.ovis.work import without_null_annotations
-from segprep.datasets.youtube_vis.verify import _check_frame_files, _check_head, _read_head, verify_item
+from segprep.datasets.youtube_vis.verify import check_frame_files, check_head, read_head, verify_item
 from segprep.engine.parallel import parallel_map
 from segprep.engine.progress import Progress
 from segprep.errors import SegprepError
@@ -44,15 +44,15 @@ def verify(out_root: Path, report: Report, official: bool, jobs: int, progress: 
     for split in present:
         _check_renamed(out_root, split, report)
         try:
-            heads[split] = _read_head(out_root / cocovid_name(split))
+            heads[split] = read_head(out_root / cocovid_name(split))
         except SegprepError as exc:
             report.checked("cocovid schema")
             report.fail("cocovid schema", cocovid_name(split), str(exc))
             continue
-        _check_head(VERSION, split, heads[split], report)
+        check_head(VERSION, split, heads[split], report)
     work: list[tuple] = [("json", str(out_root), VERSION, split) for split in heads]
     for split, head in heads.items():
-        frames = _check_frame_files(out_root, split, head, report, folder=split)
+        frames = check_frame_files(out_root, split, head, report, folder=split)
         work += [("frames", str(out_root), split, frames[i : i + FRAME_BATCH]) for i in range(0, len(frames),
                                                                                               FRAME_BATCH)]
     results = parallel_map(verify_item, work, jobs, progress, "verify ovis")

@@ -106,13 +106,13 @@ class YouTubeVIS(YouTubeVISVerify, YouTubeVISReport, Recipe):
                 tasks += self._json_tasks(split, json_source)
                 if split == "train":
                     tasks += vis_holdout.tasks(options, self.YEAR, json_source, "annotations/train.json")
-                tasks += _frame_tasks(split, videos, stores, all_frames)
+                tasks += frame_tasks(split, videos, stores, all_frames)
         finally:
             reader.close()
         warnings += vis_holdout.unused(options, tasks)
         if not tasks:
             raise MissingInput(f"{raw}: nothing to prepare ({'; '.join(warnings)}). Expected:\n{self.download_help()}")
-        return Plan(tasks, self.salt(options), found.notes, finalize=_print_stats, warnings=warnings)
+        return Plan(tasks, self.salt(options), found.notes, finalize=print_stats, warnings=warnings)
 
     def json_name(self, split: str) -> str:
         return f"{split}.json" if self.YEAR == "2019" else f"{split}/instances.json (in {split}.zip)"
@@ -162,7 +162,7 @@ def plan_videos(source: Source, reader: SourceReader, version: str) -> list[dict
     return read_videos(JsonScanner(io.BytesIO(reader.read(source)), source.describe()), version)
 
 
-def _frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_frames: bool,
+def frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_frames: bool,
                  folder: str = "") -> list[Task]:
     """A task per frame, placed at ``{folder}/<video>/<frame>`` (``{split}/JPEGImages`` unless given)."""
     folder_out = folder or f"{split}/JPEGImages"
@@ -190,7 +190,7 @@ def _frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_f
     return tasks
 
 
-def _print_stats(ctx: FinalizeContext) -> None:
+def print_stats(ctx: FinalizeContext) -> None:
     for task in ctx.tasks:
         if task.action is convert_json and ctx.extras.get(task.key):
             ctx.say(format_stats(task.params["year"], ctx.extras[task.key], ctx.verbose))

@@ -15,7 +15,7 @@ from segprep.encodings import youtube_vis as vis
 from segprep.engine.progress import Progress
 from segprep.io.jsonscan import JsonScanner, Raw
 from segprep.datasets.youtube_vis import PUBLISHED_VIDEOS, SPLITS, cocovid_name
-from segprep.datasets.youtube_vis.verify import _read_head
+from segprep.datasets.youtube_vis.verify import read_head
 from segprep.encodings.cocovid import _LENIENT_RLE
 
 
@@ -108,7 +108,7 @@ def vis_report_section(section: ReportSection, out_root: Path, version: str, pub
     heads = {}
     for split in SPLITS:
         path = out_root / cocovid(split)
-        head = _read_head(path) if path.is_file() else {}
+        head = read_head(path) if path.is_file() else {}
         heads[split] = head
         section.counts.append(CountRow(split, "videos", len(head.get("videos", [])), published[split],
                                        "" if head else f"{cocovid(split)} missing"))

@@ -21,7 +21,7 @@ from segprep.encodings.cocovid import convert
 # ---------------------------------------------------------------------- verification
 
 
-def _read_head(path: Path) -> dict:
+def read_head(path: Path) -> dict:
     """categories, videos, images of a CocoVID file and its top-level keys (annotations are not read)."""
     head: dict[str, Any] = {"keys": []}
     with open(path, "rb") as f:
@@ -32,7 +32,7 @@ def _read_head(path: Path) -> dict:
     return head
 
 
-def _check_head(year: str, split: str, head: dict, report: Report) -> None:
+def check_head(year: str, split: str, head: dict, report: Report) -> None:
     rel = cocovid_name(year, split)
     expected = ["categories", "videos", "images"] + (["annotations"] if split == "train" else [])
     report.checked("cocovid schema")
@@ -83,7 +83,7 @@ def _check_head(year: str, split: str, head: dict, report: Report) -> None:
                                           "order (Video K-Net places frames by frame_id)")
 
 
-def _check_frame_files(out_root: Path, split: str, head: dict, report: Report,
+def check_frame_files(out_root: Path, split: str, head: dict, report: Report,
                       folder: str = "") -> list[tuple[str, int, int]]:
     """Every image of the json exists; nothing else but frames of its videos is in ``folder``
     (``{split}/JPEGImages`` unless given)."""
@@ -278,15 +278,15 @@ class YouTubeVISVerify:
         heads: dict[str, dict] = {}
         for split in present:
             try:
-                heads[split] = _read_head(out_root / cocovid_name(self.YEAR, split))
+                heads[split] = read_head(out_root / cocovid_name(self.YEAR, split))
             except SegprepError as exc:
                 report.checked("cocovid schema")
                 report.fail("cocovid schema", cocovid_name(self.YEAR, split), str(exc))
                 continue
-            _check_head(self.YEAR, split, heads[split], report)
+            check_head(self.YEAR, split, heads[split], report)
         work: list[tuple] = [("json", str(out_root), self.YEAR, split) for split in heads]
         for split, head in heads.items():
-            frames = _check_frame_files(out_root, split, head, report)
+            frames = check_frame_files(out_root, split, head, report)
             for start in range(0, len(frames), 64):
                 work.append(("frames", str(out_root), f"{split}/JPEGImages", frames[start : start + 64]))
         results = parallel_map(verify_item, work, jobs, progress, f"verify youtube-vis-{self.YEAR}")
