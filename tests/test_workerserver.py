@@ -115,3 +115,20 @@ def test_where_the_server_cannot_start_pools_spawn_their_workers(monkeypatch):
     states = _states(executor, "SEGPREP_TEST_VALUE", 2)
     executor.shutdown()
     assert {s[0] for s in states} == {"spawned"} and not workerserver.available()
+
+
+def test_a_block_inside_a_serving_block_keeps_the_outer_server():
+    with workerserver.serving(2):
+        pid = _server_pid()
+        with workerserver.serving(2, warm_codecs=False):  # e.g. a prepare inside the demo
+            assert _server_pid() == pid
+        assert workerserver.running() and _server_pid() == pid
+    assert not workerserver.running() and _reaped(pid)
+
+
+def test_the_run_takes_over_the_server_the_command_line_started_early():
+    assert workerserver.start(warm_codecs=False, adoptable=True)
+    pid = _server_pid()
+    with workerserver.serving(1):  # e.g. the dry run or the single task that made the pool unnecessary
+        assert _server_pid() == pid
+    assert not workerserver.running() and _reaped(pid)

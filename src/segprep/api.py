@@ -192,15 +192,16 @@ def report_html(data: str | Path = "data", out: str | Path = "report", *, names:
     jobs = jobs or default_jobs()
     progress = Progress(quiet)
     sections, reports = [], {}
-    for name, recipe_class in datasets.registry().items():
-        if names is not None and name not in names:
-            continue
-        if not (data / recipe_class.FOLDER).is_dir():
-            continue
-        progress.say(f"report: {name}")
-        sections.append(_report_section(recipe_class, data, jobs, progress))
-        saved = None if reverify else last_verify(name, data)
-        reports[name] = saved if saved is not None else verify(name, data, jobs=jobs, quiet=quiet)
+    with workerserver.serving(jobs):  # one worker server for the sections and verifies of every dataset
+        for name, recipe_class in datasets.registry().items():
+            if names is not None and name not in names:
+                continue
+            if not (data / recipe_class.FOLDER).is_dir():
+                continue
+            progress.say(f"report: {name}")
+            sections.append(_report_section(recipe_class, data, jobs, progress))
+            saved = None if reverify else last_verify(name, data)
+            reports[name] = saved if saved is not None else verify(name, data, jobs=jobs, quiet=quiet)
     return write_report(sections, reports, out, data)
 
 
@@ -228,17 +229,18 @@ def demo(directory: str | Path = "demo", *, jobs: int | None = None, quiet: bool
     """sample -> prepare all -> verify -> report, in ``directory``; True when everything passed."""
     directory = Path(directory)
     progress = Progress(quiet)
-    for name in datasets.registry():
-        progress.say(f"== {name}: writing a sample download to {directory / 'raw' / name}")
-        sample(name, directory / "raw" / name, jobs=jobs)
-    outcomes = prepare_all(directory / "raw", directory / "data", jobs=jobs, quiet=quiet)
-    ok = all(o.status == "prepared" for o in outcomes)
-    for outcome in outcomes:
-        progress.say(f"{outcome.name}: {outcome.status} ({outcome.detail})")
-        report = verify(outcome.name, directory / "data", jobs=jobs, quiet=quiet)
-        progress.say(report.table())
-        ok = ok and report.ok
-    index = report_html(directory / "data", directory / "report", jobs=jobs, quiet=quiet)
+    with workerserver.serving(jobs or default_jobs()):  # one worker server for every step of the demo
+        for name in datasets.registry():
+            progress.say(f"== {name}: writing a sample download to {directory / 'raw' / name}")
+            sample(name, directory / "raw" / name, jobs=jobs)
+        outcomes = prepare_all(directory / "raw", directory / "data", jobs=jobs, quiet=quiet)
+        ok = all(o.status == "prepared" for o in outcomes)
+        for outcome in outcomes:
+            progress.say(f"{outcome.name}: {outcome.status} ({outcome.detail})")
+            report = verify(outcome.name, directory / "data", jobs=jobs, quiet=quiet)
+            progress.say(report.table())
+            ok = ok and report.ok
+        index = report_html(directory / "data", directory / "report", jobs=jobs, quiet=quiet)
     progress.say(f"report: {index}")
     progress.say(f"demo {'passed' if ok else 'FAILED'}: prepared data in {directory / 'data'}")
     return ok

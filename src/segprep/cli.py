@@ -51,7 +51,7 @@ def _start_workers_early(argv: list[str]) -> None:
         if value is not None:
             jobs = int(value) if value.isdigit() else 1
     if jobs > 1 and len(argv) > 1:
-        workerserver.start(datasets.compiled_codecs(argv[1]))
+        workerserver.start(datasets.compiled_codecs(argv[1]), adoptable=True)
 
 
 def _parser() -> argparse.ArgumentParser:

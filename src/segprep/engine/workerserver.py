@@ -23,6 +23,7 @@ _failed = False  # the server could not be started here (e.g. no Unix socket in 
 PRELOAD = ["segprep.engine.preload"]
 WARM_CODECS = ["segprep.io.warmup"]  # added for the recipes with COMPILED_CODECS
 _pools_made = 0  # pools that forked from the server since it started
+_adoptable = False  # started by the command line for the run that follows: its ``serving`` stops it
 
 
 def available() -> bool:
@@ -43,22 +44,26 @@ def pool_context():
     return multiprocessing.get_context("forkserver")
 
 
-def start(warm_codecs: bool = True) -> None:
-    """Start the server (its warm-up runs in the background); nothing if it is running."""
-    global _pools_made, _failed
+def start(warm_codecs: bool = True, adoptable: bool = False) -> bool:
+    """Start the server (its warm-up runs in the background); True when this call started it, False when
+    it was running (or cannot run here). ``adoptable``: the next ``serving`` block takes it as its own."""
+    global _pools_made, _failed, _adoptable
     if not available() or running():
-        return
+        return False
     _pools_made = 0
     multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD + (WARM_CODECS if warm_codecs else []))
     try:
         forkserver.ensure_running()
     except OSError:  # pools take "spawn": slower to start, the same work
         _failed = True
+        return False
+    _adoptable = adoptable
+    return True
 
 
 def stop() -> None:
     """Stop the server; one that no pool used is terminated (it may still be warming up), not awaited."""
-    global _pools_made
+    global _pools_made, _adoptable
     server = forkserver._forkserver
     pid = getattr(server, "_forkserver_pid", None)
     if pid is None:
@@ -67,17 +72,24 @@ def stop() -> None:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
     _pools_made = 0
+    _adoptable = False
     with contextlib.suppress(OSError, AttributeError):
         server._stop()  # closes its lifeline and reaps it (a private method of CPython's ForkServer)
 
 
 @contextlib.contextmanager
 def serving(jobs: int, warm_codecs: bool = True):
-    """Local pools within the block fork from one server, started now when ``jobs`` > 1 (or already
-    started by the command line) and stopped at the end of the block."""
-    if jobs > 1:
-        start(warm_codecs)
+    """Local pools within the block fork from one server: started now when ``jobs`` > 1 (or taken over
+    from the command line, which started it early) and stopped at the end of the block. Within a block
+    that already serves (the demo around its prepares), the outer block's server is used and kept."""
+    global _adoptable
+    owned = False
+    if _adoptable and running():
+        owned, _adoptable = True, False
+    elif jobs > 1:
+        owned = start(warm_codecs)
     try:
         yield
     finally:
-        stop()
+        if owned:
+            stop()
