@@ -45,11 +45,12 @@ _PILLOW_MAJOR = int(Image.__version__.split(".")[0])
 
 
 @lru_cache(maxsize=64)
-def _padded(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | None:
-    """The horizontal coefficients with the same number of taps for every output pixel, for the vector
-    pass of ``io.simd``: (first source pixel, weights (out_size*taps,), the same weights grouped for the
-    vector steps, taps, groups). The window moves left at the right edge and the extra weights are 0
-    (they add nothing). None when the widest window is wider than the image."""
+def _vector_coefficients(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """The horizontal coefficients for the vector pass of ``io.simd``: (first source pixel of each output
+    pixel, the weights grouped (group, tap, pixel of the group), taps, groups). Every window has the
+    same number of taps: it moves left at the right edge and the extra weights are 0 (they add nothing).
+    A vector step reads one byte past each window, so the groups stop before the first window that ends
+    at the image's last pixel. None when no group is left, or the widest window is wider than the image."""
     from segprep.io.simd import GROUP
 
     bounds, weights = _coeffs(in_size, out_size)
@@ -57,29 +58,33 @@ def _padded(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.nda
     if taps > in_size:
         return None
     starts = np.minimum(bounds[:, 0], in_size - taps).astype(np.int64)
-    padded = np.zeros((out_size, taps), np.int32)
-    for i, (first, count) in enumerate(bounds.tolist()):
+    groups = int(np.count_nonzero(starts + taps < in_size)) // GROUP
+    if not groups:
+        return None
+    padded = np.zeros((groups * GROUP, taps), np.int32)
+    for i, (first, count) in enumerate(bounds[: groups * GROUP].tolist()):
         shift = first - int(starts[i])
         padded[i, shift: shift + count] = weights[i, :count]
-    # a vector step reads one byte past each window: the groups up to the last window ending at the last pixel
-    groups = int(np.count_nonzero(starts + taps < in_size)) // GROUP
-    grouped = np.ascontiguousarray(padded[: groups * GROUP].reshape(groups, GROUP, taps).transpose(0, 2, 1))
-    return starts, padded.reshape(-1), grouped.reshape(-1), taps, groups
+    grouped = np.ascontiguousarray(padded.reshape(groups, GROUP, taps).transpose(0, 2, 1))
+    return starts, grouped.reshape(-1), taps, groups
 
 
 def _horizontal(src: np.ndarray, first: int, out_w: int, out: np.ndarray) -> None:
-    """``out`` (rows, out_w, C) = rows ``first``... of ``src`` (H, W, C) resampled along x."""
+    """``out`` (rows, out_w, C) = rows ``first``... of ``src`` (H, W, C) resampled along x: RGB by the
+    vector pass, the pixels right of its groups (and gray images) by the scalar one."""
     width, channels = src.shape[1], src.shape[2]
-    fixed = _padded(width, out_w) if channels == 3 else None
-    if fixed is None:
-        bounds, weights = _coeffs(width, out_w)
-        accel.kernels().bilinear_horizontal(src, first, bounds, weights, out)
-        return
-    from segprep.io.simd import bilinear_horizontal_rgb
+    done = 0
+    vector = _vector_coefficients(width, out_w) if channels == 3 else None
+    if vector is not None:
+        from segprep.io.simd import GROUP, bilinear_horizontal_rgb
 
-    starts, weights, grouped, taps, groups = fixed
-    bilinear_horizontal_rgb(src.reshape(src.shape[0], -1), first, starts, weights, grouped, taps, groups,
-                            out.reshape(out.shape[0], -1))
+        starts, grouped, taps, groups = vector
+        bilinear_horizontal_rgb(src.reshape(src.shape[0], -1), first, starts, grouped, taps, groups,
+                                out.reshape(out.shape[0], -1))
+        done = groups * GROUP
+    if done < out_w:
+        bounds, weights = _coeffs(width, out_w)
+        accel.kernels().bilinear_horizontal(src, first, bounds[done:], weights[done:], out[:, done:])
 
 
 def _compiled(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -18,7 +18,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from segprep.io.kernels import _HALF32, PRECISION_BITS, _clip8
+from segprep.io.kernels import _HALF32, PRECISION_BITS
 
 GROUP = 4  # output pixels per vector step: 16 lanes of 32 bits
 _I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -99,34 +99,15 @@ def _rgb_group(typingctx, line, starts, weights, group, taps, out):
 
 
 @njit(cache=True, nogil=True)
-def bilinear_horizontal_rgb(src: np.ndarray, y0: int, starts: np.ndarray, weights: np.ndarray,
-                            grouped: np.ndarray, taps: int, groups: int, out: np.ndarray) -> None:
-    """``out`` (rows, 3*out_w) = RGB source rows ``y0 + r`` of ``src`` (H, 3*W) resampled along x.
-
-    ``starts`` (out_w,) first source pixel of each output pixel, all windows ``taps`` wide (padded with
-    zero weights); ``weights`` (out_w*taps,) per output pixel; ``grouped`` the same weights laid out
-    (group, tap, pixel of the group) for the first ``groups`` groups, whose last window ends before the
-    row's last pixel (the vector step reads one byte past each window); the rest are computed one by one.
-    """
-    rows, out_w = out.shape[0], out.shape[1] // 3
-    for r in range(rows):
+def bilinear_horizontal_rgb(src: np.ndarray, y0: int, starts: np.ndarray, grouped: np.ndarray, taps: int,
+                            groups: int, out: np.ndarray) -> None:
+    """The first ``GROUP * groups`` pixels of ``out`` (rows, 3*out_w) = RGB source rows ``y0 + r`` of ``src``
+    (H, 3*W) resampled along x; ``starts`` (out_w,) first source pixel of each output pixel, every window
+    ``taps`` wide; ``grouped`` their weights laid out (group, tap, pixel of the group). The groups end
+    before the first window that ends at the row's last pixel (a vector step reads one byte past each
+    window); ``io.resample`` computes the pixels after them with the scalar pass."""
+    for r in range(out.shape[0]):
         line = src[y0 + r]
         target = out[r]
         for g in range(groups):
             _rgb_group(line, starts, grouped, g, taps, target)
-        for xx in range(groups * GROUP, out_w):
-            s = starts[xx] * 3
-            o = xx * taps
-            ss0 = _HALF32
-            ss1 = _HALF32
-            ss2 = _HALF32
-            for t in range(taps):
-                w = weights[o + t]
-                ss0 += np.int32(line[s]) * w
-                ss1 += np.int32(line[s + 1]) * w
-                ss2 += np.int32(line[s + 2]) * w
-                s += 3
-            target[3 * xx] = _clip8(ss0)
-            target[3 * xx + 1] = _clip8(ss1)
-            target[3 * xx + 2] = _clip8(ss2)
-
