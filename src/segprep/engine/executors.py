@@ -10,6 +10,7 @@ cluster gave up on this one batch after its workers died; the others go on).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -62,11 +63,12 @@ class InlineExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
-    """A pool of local processes, forked from ``engine.workerserver`` (which a run may have started early)."""
+    """A pool of local processes, forked from ``engine.workerserver``'s server (the run's, else its own)."""
 
     def __init__(self, jobs: int):
         self.jobs = jobs
-        self._owns_server = not workerserver.running()
+        self._server = contextlib.ExitStack()  # the server of the enclosing run, else one for this pool
+        self._server.enter_context(workerserver.serving(jobs))
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -84,8 +86,7 @@ class ProcessExecutor(Executor):
         # Waits for the batches already running (cancelled or not, interpreter exit would wait for them too),
         # so that the fork server reaps every worker before it stops.
         self._pool.shutdown(wait=True, cancel_futures=cancel)
-        if self._owns_server:
-            workerserver.stop()
+        self._server.close()
 
 
 def _init_worker(environment: dict[str, str]) -> None:
