@@ -26,12 +26,12 @@ from segprep.datasets._shared import vis_holdout
 from segprep.datasets.base import Download, Option, Recipe, parse_splits
 from segprep.datasets.ovis import sources, work
 from segprep.datasets._shared.actions import place_json
-from segprep.datasets.youtube_vis import frame_tasks, print_stats, plan_videos
+from segprep.datasets.youtube_vis import frame_tasks, plan_splits
 from segprep.datasets.youtube_vis.work import convert_json
 from segprep.engine.runner import Plan
 from segprep.engine.tasks import Task
 from segprep.errors import BadInput, MissingInput
-from segprep.io.sources import Source, SourceReader
+from segprep.io.sources import Source
 
 VERSION = "ovis"  # the category version of encodings/youtube_vis.py
 SPLITS = sources.SPLITS
@@ -88,31 +88,19 @@ class OVIS(Recipe):
                                + self.download_help())
             raise MissingInput(f"no OVIS annotation file (annotations_train.json, ...) under {raw}. Expected:\n"
                                + self.download_help())
-        tasks: list[Task] = []
-        warnings: list[str] = []
-        reader = SourceReader()
-        try:
-            for split in splits:
-                source, stores = found.jsons.get(split), found.stores.get(split, [])
-                problem = (f"no {sources.json_name(split)} found, the {split} split is skipped" if source is None
-                           else f"no frames for {split} ({split}.zip or {split}/<video>/) found, the split is skipped"
-                           if not stores else None)
-                if problem:
-                    if explicit:
-                        raise MissingInput(f"{raw}: {problem}. Expected:\n{self.download_help()}")
-                    warnings.append(problem)
-                    continue
-                videos = plan_videos(source, reader, VERSION)
-                tasks += _json_tasks(split, source)
-                tasks += frame_tasks(split, videos, stores, False, folder=split)
-                if split == "train":
-                    tasks += vis_holdout.tasks(options, VERSION, source, "annotations/annotations_train.json")
-        finally:
-            reader.close()
-        warnings += vis_holdout.unused(options, tasks)
-        if not tasks:
-            raise MissingInput(f"{raw}: nothing to prepare ({'; '.join(warnings)}). Expected:\n{self.download_help()}")
-        return Plan(tasks, self.salt(options), found.notes, finalize=print_stats, warnings=warnings)
+        def problem(split: str, json_source: Source | None, stores: list) -> tuple[str | None, bool]:
+            if json_source is None:
+                return f"no {sources.json_name(split)} found, the {split} split is skipped", False
+            if not stores:
+                return f"no frames for {split} ({split}.zip or {split}/<video>/) found, the split is skipped", False
+            return None, False
+
+        def split_tasks(split: str, json_source: Source, stores: list, videos: list[dict]) -> list[Task]:
+            holdout = vis_holdout.tasks(options, VERSION, json_source, "annotations/annotations_train.json") \
+                if split == "train" else []
+            return _json_tasks(split, json_source) + frame_tasks(split, videos, stores, False, folder=split) + holdout
+
+        return plan_splits(self, raw, options, splits, explicit, found, VERSION, problem, split_tasks)
 
     def verify(self, out_root, report, official, jobs, progress) -> None:
         from segprep.datasets.ovis.verify import verify

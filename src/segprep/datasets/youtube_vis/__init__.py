@@ -15,6 +15,7 @@ converter is ``encodings/cocovid.py``. The output:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -83,36 +84,21 @@ class YouTubeVIS(YouTubeVISVerify, YouTubeVISReport, Recipe):
                                f"`segprep prepare youtube-vis-{other}`, or put the {self.YEAR} files as published")
             raise MissingInput(f"no YouTube-VIS {self.YEAR} annotation file under {raw}. Expected:\n"
                                + self.download_help())
-        tasks: list[Task] = []
-        warnings: list[str] = []
-        reader = SourceReader()
-        try:
-            for split in splits:
-                json_source = found.jsons.get(split)
-                stores = found.stores.get(split, [])
-                problem = None
-                if json_source is None:
-                    problem = f"no {self.json_name(split)} found, the {split} split is skipped"
-                elif not stores:
-                    problem = f"no frames for {split} ({split}.zip or {split}/JPEGImages/) found, the split is skipped"
-                elif all_frames and not any(s.all_frames for s in stores):
-                    problem = f"--all-frames: no {split}_all_frames.zip (or {split}_all_frames/JPEGImages/) found"
-                if problem:
-                    if explicit or (all_frames and json_source is not None and stores):
-                        raise MissingInput(f"{raw}: {problem}. Expected:\n{self.download_help()}")
-                    warnings.append(problem)
-                    continue
-                videos = plan_videos(json_source, reader, self.YEAR)
-                tasks += self._json_tasks(split, json_source)
-                if split == "train":
-                    tasks += vis_holdout.tasks(options, self.YEAR, json_source, "annotations/train.json")
-                tasks += frame_tasks(split, videos, stores, all_frames)
-        finally:
-            reader.close()
-        warnings += vis_holdout.unused(options, tasks)
-        if not tasks:
-            raise MissingInput(f"{raw}: nothing to prepare ({'; '.join(warnings)}). Expected:\n{self.download_help()}")
-        return Plan(tasks, self.salt(options), found.notes, finalize=print_stats, warnings=warnings)
+        def problem(split: str, json_source: Source | None, stores: list[FrameStore]) -> tuple[str | None, bool]:
+            if json_source is None:
+                return f"no {self.json_name(split)} found, the {split} split is skipped", False
+            if not stores:
+                return f"no frames for {split} ({split}.zip or {split}/JPEGImages/) found, the split is skipped", False
+            if all_frames and not any(s.all_frames for s in stores):  # asked for: an error, not a skip
+                return f"--all-frames: no {split}_all_frames.zip (or {split}_all_frames/JPEGImages/) found", True
+            return None, False
+
+        def split_tasks(split: str, json_source: Source, stores: list[FrameStore], videos: list[dict]) -> list[Task]:
+            holdout = vis_holdout.tasks(options, self.YEAR, json_source, "annotations/train.json") \
+                if split == "train" else []
+            return self._json_tasks(split, json_source) + holdout + frame_tasks(split, videos, stores, all_frames)
+
+        return plan_splits(self, raw, options, splits, explicit, found, self.YEAR, problem, split_tasks)
 
     def json_name(self, split: str) -> str:
         return f"{split}.json" if self.YEAR == "2019" else f"{split}/instances.json (in {split}.zip)"
@@ -160,6 +146,33 @@ def plan_videos(source: Source, reader: SourceReader, version: str) -> list[dict
     import io
 
     return read_videos(JsonScanner(io.BytesIO(reader.read(source)), source.describe()), version)
+
+
+def plan_splits(recipe: Recipe, raw: Path, options: dict[str, Any], splits: list[str], explicit: bool, found,
+                version: str, problem: Callable, split_tasks: Callable) -> Plan:
+    """The plan of a YouTube-VIS-family recipe (also OVIS's), split by split: ``problem(split, json source,
+    frame stores)`` says why a split cannot be prepared (and whether that is an error even when the split
+    was not named), a skipped split becomes a warning (an error when ``--splits`` named it), and
+    ``split_tasks(split, json source, stores, videos)`` gives the tasks of the others."""
+    tasks: list[Task] = []
+    warnings: list[str] = []
+    reader = SourceReader()
+    try:
+        for split in splits:
+            json_source, stores = found.jsons.get(split), found.stores.get(split, [])
+            reason, fatal = problem(split, json_source, stores)
+            if reason:
+                if explicit or fatal:
+                    raise MissingInput(f"{raw}: {reason}. Expected:\n{recipe.download_help()}")
+                warnings.append(reason)
+                continue
+            tasks += split_tasks(split, json_source, stores, plan_videos(json_source, reader, version))
+    finally:
+        reader.close()
+    warnings += vis_holdout.unused(options, tasks)
+    if not tasks:
+        raise MissingInput(f"{raw}: nothing to prepare ({'; '.join(warnings)}). Expected:\n{recipe.download_help()}")
+    return Plan(tasks, recipe.salt(options), found.notes, finalize=print_stats, warnings=warnings)
 
 
 def frame_tasks(split: str, videos: list[dict], stores: list[FrameStore], all_frames: bool,
