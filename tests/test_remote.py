@@ -349,8 +349,9 @@ class CountingMemoryFS(MemoryFileSystem):
 
     @classmethod
     def _strip_protocol(cls, path):
-        if path.startswith("countmem://"):
-            path = path[len("countmem://"):]
+        prefix = f"{cls.protocol[0]}://"  # this class's, or a subclass's
+        if path.startswith(prefix):
+            path = path[len(prefix):]
         return MemoryFileSystem._strip_protocol(path)
 
     def cat_file(self, path, start=None, end=None, **kwargs):
@@ -478,12 +479,6 @@ class FlakyMemoryFS(CountingMemoryFS):
 
     protocol = ("flakymem",)
     failures = 0
-
-    @classmethod
-    def _strip_protocol(cls, path):
-        if path.startswith("flakymem://"):
-            path = path[len("flakymem://"):]
-        return MemoryFileSystem._strip_protocol(path)
 
     def cat_file(self, path, start=None, end=None, **kwargs):
         if type(self).failures > 0:
