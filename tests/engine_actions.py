@@ -50,7 +50,8 @@ def worker_state(variable):
     kernels and the resize self-check were warmed up before the worker ran anything, and its pid."""
     import sys
 
+    from segprep.engine.preload import in_fork_server
     from segprep.io import accel, resample
 
     return (os.environ.get(variable), accel.enabled(), "segprep.io.kernels" in sys.modules, resample._verdict,
-            os.getpid())
+            os.getpid(), in_fork_server())

@@ -40,6 +40,7 @@ def test_a_pool_starts_its_server_and_stops_it_reaped(monkeypatch):
     executor.shutdown()
     assert pid is not None and not workerserver.running() and _reaped(pid)
     assert {s[0] for s in states} == {"first"}
+    assert all(s[5] for s in states)  # forked by the server (which alone skips the interpreter's teardown)
     if accel.kernels() is not None:  # forked warm: numba imported and the self-check done by the server
         assert all(s[2] and s[3] is True for s in states)
 
@@ -116,3 +117,11 @@ def test_a_block_inside_a_serving_block_keeps_the_outer_server():
         assert workerserver.running() and _server_pid() == pid
     assert not workerserver.running() and _reaped(pid)
 
+
+
+def test_importing_the_preload_elsewhere_leaves_the_exit_status_alone():
+    import subprocess
+    import sys
+
+    code = "import segprep.engine.preload as p, sys; assert not p.in_fork_server(); sys.exit(3)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 3
