@@ -81,6 +81,15 @@ def test_a_recipe_without_compiled_codecs_gets_workers_without_numba():
     assert not any(s[2] for s in states)  # numba not imported: nothing to pay for it
 
 
+def test_the_command_line_asks_one_recipe_whether_it_uses_compiled_codecs():
+    from segprep import datasets
+
+    assert datasets.compiled_codecs("vipseg") and datasets.compiled_codecs("all")
+    assert not datasets.compiled_codecs("kitti-step") and not datasets.compiled_codecs("no-such-dataset")
+    assert {name for name, recipe in datasets.registry().items() if recipe.COMPILED_CODECS} == {
+        name for name in datasets.registry() if datasets.compiled_codecs(name)}
+
+
 def test_a_failing_warm_up_does_not_take_the_server_down(monkeypatch):
     from segprep.io import resample, warmup
 
@@ -118,6 +127,12 @@ def test_a_block_inside_a_serving_block_keeps_the_outer_server():
     assert not workerserver.running() and _reaped(pid)
 
 
+def test_the_run_takes_over_the_server_the_command_line_started_early():
+    assert workerserver.start(warm_codecs=False, adoptable=True)
+    pid = _server_pid()
+    with workerserver.serving(1):  # e.g. the dry run or the single task that made the pool unnecessary
+        assert _server_pid() == pid
+    assert not workerserver.running() and _reaped(pid)
 
 def test_importing_the_preload_elsewhere_leaves_the_exit_status_alone():
     import subprocess

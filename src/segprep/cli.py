@@ -13,6 +13,7 @@ from pathlib import Path
 
 from segprep import __version__, api, datasets
 from segprep.datasets.base import Option
+from segprep.engine import workerserver
 from segprep.engine.executors import SCHEDULER_ENV, default_jobs
 from segprep.errors import SegprepError
 
@@ -20,6 +21,7 @@ MAX_FAILURES_SHOWN = 20
 
 
 def main(argv: list[str] | None = None) -> int:
+    _start_workers_early(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -33,6 +35,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("segprep: interrupted; rerun the same command to resume (finished files are kept)", file=sys.stderr)
         return 130
+
+
+def _start_workers_early(argv: list[str]) -> None:
+    """``prepare`` on local workers: their server starts warming up now, before the parser imports every
+    recipe (~0.25 s earlier); ``api.prepare`` stops it at the end of the run (or at once if unused)."""
+    if not argv or argv[0] != "prepare" or {"--dry-run", "--executor=dask"} & set(argv):
+        return
+    if "--executor" in argv and argv[argv.index("--executor") + 1:][:1] == ["dask"]:
+        return
+    jobs = default_jobs()
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--jobs=") else (
+            argv[i + 1] if arg in ("--jobs", "-j") and i + 1 < len(argv) else None)
+        if value is not None:
+            jobs = int(value) if value.isdigit() else 1
+    if jobs > 1 and len(argv) > 1:
+        workerserver.start(datasets.compiled_codecs(argv[1]), adoptable=True)
 
 
 def _parser() -> argparse.ArgumentParser:

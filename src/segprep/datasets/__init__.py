@@ -34,3 +34,15 @@ def get(name: str) -> Recipe:
         raise SegprepError(f"unknown dataset '{name}'; known: {', '.join(recipes)}")
     return recipes[name]()
 
+
+def compiled_codecs(name: str) -> bool:
+    """Whether the recipe ``name`` uses the compiled codecs ("all": some do), importing only its own
+    package (the command line asks before it imports every recipe)."""
+    if name == "all":
+        return True
+    try:
+        module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+    except ImportError:
+        return False
+    recipe = getattr(module, "RECIPE", None)
+    return bool(recipe is not None and recipe.NAME == name and recipe.COMPILED_CODECS)

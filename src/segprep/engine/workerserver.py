@@ -6,8 +6,8 @@ imports and warms up ``engine.preload`` once and forks each worker from that sta
 worker inherits no lock or thread of the main process (the progress bar has one): the server is a
 fresh interpreter. Where there is no fork server (Windows), pools use "spawn".
 
-``serving(jobs)`` starts the server when a run begins, so its warm-up overlaps the planning, and stops
-it when the run ends: no process outlives the command, the next run starts from its own environment,
+``serving(jobs)`` starts the server when a run begins (the command line starts it even before it
+imports the recipes), so its warm-up overlaps the planning, and stops it when the run ends: no process outlives the command, the next run starts from its own environment,
 and the CPU of the server and its workers is accounted to the command once it is reaped.
 """
 
@@ -23,6 +23,7 @@ _failed = False  # the server could not be started here (e.g. no Unix socket in 
 PRELOAD = ["segprep.engine.preload"]
 WARM_CODECS = ["segprep.io.warmup"]  # added for the recipes with COMPILED_CODECS
 _pools_made = 0  # pools that forked from the server since it started
+_adoptable = False  # started by the command line for the run that follows: its ``serving`` stops it
 
 
 def available() -> bool:
@@ -43,10 +44,10 @@ def pool_context():
     return multiprocessing.get_context("forkserver")
 
 
-def start(warm_codecs: bool = True) -> bool:
+def start(warm_codecs: bool = True, adoptable: bool = False) -> bool:
     """Start the server (its warm-up runs in the background); True when this call started it, False when
-    it was running (or cannot run here)."""
-    global _pools_made, _failed
+    it was running (or cannot run here). ``adoptable``: the next ``serving`` block takes it as its own."""
+    global _pools_made, _failed, _adoptable
     if not available() or running():
         return False
     _pools_made = 0
@@ -56,12 +57,13 @@ def start(warm_codecs: bool = True) -> bool:
     except OSError:  # pools take "spawn": slower to start, the same work
         _failed = True
         return False
+    _adoptable = adoptable
     return True
 
 
 def stop() -> None:
     """Stop the server; one that no pool used is terminated (it may still be warming up), not awaited."""
-    global _pools_made
+    global _pools_made, _adoptable
     server = forkserver._forkserver
     pid = getattr(server, "_forkserver_pid", None)
     if pid is None:
@@ -70,16 +72,22 @@ def stop() -> None:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
     _pools_made = 0
+    _adoptable = False
     with contextlib.suppress(OSError, AttributeError):
         server._stop()  # closes its lifeline and reaps it (a private method of CPython's ForkServer)
 
 
 @contextlib.contextmanager
 def serving(jobs: int, warm_codecs: bool = True):
-    """Local pools within the block fork from one server, started now when ``jobs`` > 1 and stopped at
-    the end of the block. Within a block that already serves (the demo around its prepares, a run around
-    its pool), the outer block's server is used and kept."""
-    owned = jobs > 1 and start(warm_codecs)
+    """Local pools within the block fork from one server: started now when ``jobs`` > 1 (or taken over
+    from the command line, which started it early) and stopped at the end of the block. Within a block
+    that already serves (the demo around its prepares), the outer block's server is used and kept."""
+    global _adoptable
+    owned = False
+    if _adoptable and running():
+        owned, _adoptable = True, False
+    elif jobs > 1:
+        owned = start(warm_codecs)
     try:
         yield
     finally:
